@@ -1,0 +1,404 @@
+// Package config loads the server configuration from a YAML file and
+// TIKTOK_-prefixed environment variables into one typed struct.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// Config is the whole configuration of the server.
+type Config struct {
+	Server    Server    `mapstructure:"server"`
+	DataDir   string    `mapstructure:"data_dir"`
+	Log       Log       `mapstructure:"log"`
+	Database  Database  `mapstructure:"database"`
+	JWT       JWT       `mapstructure:"jwt"`
+	Redis     Redis     `mapstructure:"redis"`
+	RabbitMQ  RabbitMQ  `mapstructure:"rabbitmq"`
+	Storage   Storage   `mapstructure:"storage"`
+	Upload    Upload    `mapstructure:"upload"`
+	Seed      Seed      `mapstructure:"seed"`
+	RateLimit RateLimit `mapstructure:"ratelimit"`
+}
+
+// Server is the HTTP side.
+type Server struct {
+	Addr                 string        `mapstructure:"addr"`
+	PublicURL            string        `mapstructure:"public_url"`
+	ReadHeaderTimeout    time.Duration `mapstructure:"read_header_timeout"`
+	RequestTimeout       time.Duration `mapstructure:"request_timeout"`
+	UploadTimeout        time.Duration `mapstructure:"upload_timeout"`
+	IdleTimeout          time.Duration `mapstructure:"idle_timeout"`
+	ShutdownTimeout      time.Duration `mapstructure:"shutdown_timeout"`
+	MaxHeaderBytes       int           `mapstructure:"max_header_bytes"`
+	MaxBodyBytes         int64         `mapstructure:"max_body_bytes"`
+	MaxConcurrentUploads int           `mapstructure:"max_concurrent_uploads"`
+	Metrics              bool          `mapstructure:"metrics"`
+	TrustedProxies       []string      `mapstructure:"trusted_proxies"`
+}
+
+// Log controls console and file logging.
+type Log struct {
+	Level      string `mapstructure:"level"`
+	Format     string `mapstructure:"format"`
+	File       string `mapstructure:"file"`
+	MaxSizeMB  int    `mapstructure:"max_size_mb"`
+	MaxBackups int    `mapstructure:"max_backups"`
+	MaxAgeDays int    `mapstructure:"max_age_days"`
+}
+
+// Database selects SQLite (embedded) or MySQL.
+type Database struct {
+	Driver          string        `mapstructure:"driver"`
+	DSN             string        `mapstructure:"dsn"`
+	MaxOpenConns    int           `mapstructure:"max_open_conns"`
+	MaxIdleConns    int           `mapstructure:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `mapstructure:"conn_max_lifetime"`
+	SlowQuery       time.Duration `mapstructure:"slow_query"`
+}
+
+// JWT signs the session tokens.
+type JWT struct {
+	Secret string        `mapstructure:"secret"`
+	Issuer string        `mapstructure:"issuer"`
+	TTL    time.Duration `mapstructure:"ttl"`
+}
+
+// Redis is the cache; an empty Addr turns the cache off.
+type Redis struct {
+	Addr     string `mapstructure:"addr"`
+	Password string `mapstructure:"password"`
+	DB       int    `mapstructure:"db"`
+}
+
+// RabbitMQ carries failed cache deletes; an empty URL retries in-process.
+type RabbitMQ struct {
+	URL    string `mapstructure:"url"`
+	Quorum bool   `mapstructure:"quorum"`
+}
+
+// Storage picks where media live.
+type Storage struct {
+	Backend string     `mapstructure:"backend"`
+	Local   LocalStore `mapstructure:"local"`
+	OSS     OSSStore   `mapstructure:"oss"`
+}
+
+// LocalStore keeps media on this machine's disk.
+type LocalStore struct {
+	Dir string `mapstructure:"dir"`
+}
+
+// OSSStore keeps media in an Aliyun OSS bucket.
+type OSSStore struct {
+	Endpoint        string `mapstructure:"endpoint"`
+	Bucket          string `mapstructure:"bucket"`
+	AccessKeyID     string `mapstructure:"access_key_id"`
+	AccessKeySecret string `mapstructure:"access_key_secret"`
+	Prefix          string `mapstructure:"prefix"`
+	PublicURL       string `mapstructure:"public_url"`
+}
+
+// Upload bounds what a publish may send.
+type Upload struct {
+	MaxBytes     int64         `mapstructure:"max_bytes"`
+	FFmpeg       string        `mapstructure:"ffmpeg"`
+	CoverTimeout time.Duration `mapstructure:"cover_timeout"`
+}
+
+// Seed fills an empty embedded database with a demo user and video.
+type Seed struct {
+	Demo bool `mapstructure:"demo"`
+}
+
+// RateLimit bounds abuse; Enabled false switches every limit off.
+type RateLimit struct {
+	Enabled       bool `mapstructure:"enabled"`
+	AuthPerMinute int  `mapstructure:"auth_per_minute"`
+	WritePerMin   int  `mapstructure:"write_per_minute"`
+}
+
+// SampleJWTSecret is the placeholder in the shipped full-stack example; a
+// server outside the embedded default refuses to start with it.
+const SampleJWTSecret = "change-me-to-32-or-more-random-characters"
+
+// defaults lists every key with its default; it is also the list of keys
+// that environment variables may set.
+func defaults() map[string]any {
+	return map[string]any{
+		"server.addr":                   ":8080",
+		"server.public_url":             "",
+		"server.trusted_proxies":        []string{"127.0.0.1", "::1"},
+		"server.read_header_timeout":    "5s",
+		"server.request_timeout":        "30s",
+		"server.upload_timeout":         "10m",
+		"server.idle_timeout":           "120s",
+		"server.shutdown_timeout":       "15s",
+		"server.max_header_bytes":       16 << 10,
+		"server.max_body_bytes":         1 << 20,
+		"server.max_concurrent_uploads": 8,
+		"server.metrics":                true,
+		"data_dir":                      "./data",
+		"log.level":                     "info",
+		"log.format":                    "console",
+		"log.file":                      "",
+		"log.max_size_mb":               100,
+		"log.max_backups":               5,
+		"log.max_age_days":              30,
+		"database.driver":               "sqlite",
+		"database.dsn":                  "",
+		"database.max_open_conns":       50,
+		"database.max_idle_conns":       25,
+		"database.conn_max_lifetime":    "30m",
+		"database.slow_query":           "200ms",
+		"jwt.secret":                    "",
+		"jwt.issuer":                    "tiktok-lite",
+		"jwt.ttl":                       "168h",
+		"redis.addr":                    "",
+		"redis.password":                "",
+		"redis.db":                      0,
+		"rabbitmq.url":                  "",
+		"rabbitmq.quorum":               false,
+		"storage.backend":               "local",
+		"storage.local.dir":             "",
+		"storage.oss.endpoint":          "",
+		"storage.oss.bucket":            "",
+		"storage.oss.access_key_id":     "",
+		"storage.oss.access_key_secret": "",
+		"storage.oss.prefix":            "",
+		"storage.oss.public_url":        "",
+		"upload.max_bytes":              100 << 20,
+		"upload.ffmpeg":                 "",
+		"upload.cover_timeout":          "10s",
+		"seed.demo":                     true,
+		"ratelimit.enabled":             true,
+		"ratelimit.auth_per_minute":     20,
+		"ratelimit.write_per_minute":    120,
+	}
+}
+
+// EnvName is the environment variable that overrides key.
+func EnvName(key string) string {
+	return "TIKTOK_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// Load reads the file at path (optional when path is empty and the
+// default file is absent), applies TIKTOK_* variables from getenv, and
+// validates the result.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	v := viper.New()
+	for k, val := range defaults() {
+		v.SetDefault(k, val)
+	}
+	if err := readFile(v, path); err != nil {
+		return nil, err
+	}
+	// Reading the variables through getenv rather than viper.AutomaticEnv
+	// keeps the process environment out of tests.
+	for k := range defaults() {
+		if val := getenv(EnvName(k)); val != "" {
+			v.Set(k, val)
+		}
+	}
+	var cfg Config
+	err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
+		dc.ErrorUnused = true
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: %s", oneLine(err))
+	}
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// DefaultPath is the embedded default, relative to the working directory.
+const DefaultPath = ".config/config.yaml"
+
+func readFile(v *viper.Viper, path string) error {
+	explicit := path != ""
+	if !explicit {
+		path = DefaultPath
+	}
+	if _, err := os.Stat(path); err != nil {
+		if !explicit && errors.Is(err, os.ErrNotExist) {
+			return nil // built-in defaults are the embedded default
+		}
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+// fill derives paths that default to places under the data directory.
+func (c *Config) fill() error {
+	if c.DataDir == "" {
+		return errors.New("config: data_dir: must not be empty")
+	}
+	if c.Database.Driver == "sqlite" && c.Database.DSN == "" {
+		c.Database.DSN = filepath.Join(c.DataDir, "tiktok.db")
+	}
+	if c.Storage.Local.Dir == "" {
+		c.Storage.Local.Dir = filepath.Join(c.DataDir, "media")
+	}
+	c.Server.PublicURL = strings.TrimRight(c.Server.PublicURL, "/")
+	return nil
+}
+
+// PublicURLFor returns the configured public URL or, when none is set,
+// one made from the address the server actually listens on.
+func (c *Config) PublicURLFor(listening net.Addr) string {
+	if c.Server.PublicURL != "" {
+		return c.Server.PublicURL
+	}
+	host, port, err := net.SplitHostPort(listening.String())
+	if err != nil {
+		return "http://localhost"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// Embedded reports whether this is the single-file embedded setup, the
+// only one allowed to invent its own JWT secret.
+func (c *Config) Embedded() bool { return c.Database.Driver == "sqlite" }
+
+// Validate checks every key whose bad value would otherwise surface later
+// as a confusing failure; each error names its key.
+func (c *Config) Validate() error {
+	var problems []string
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, key+": "+fmt.Sprintf(format, args...))
+	}
+	if c.Server.Addr == "" {
+		bad("server.addr", "must not be empty")
+	}
+	if u, err := url.Parse(c.Server.PublicURL); c.Server.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("server.public_url", "must be an absolute http(s) URL the phones can reach, got %q", c.Server.PublicURL)
+	}
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{
+		{"server.read_header_timeout", c.Server.ReadHeaderTimeout},
+		{"server.request_timeout", c.Server.RequestTimeout},
+		{"server.upload_timeout", c.Server.UploadTimeout},
+		{"server.idle_timeout", c.Server.IdleTimeout},
+		{"server.shutdown_timeout", c.Server.ShutdownTimeout},
+		{"jwt.ttl", c.JWT.TTL},
+		{"upload.cover_timeout", c.Upload.CoverTimeout},
+	} {
+		if d.val <= 0 {
+			bad(d.key, "must be a positive duration such as 30s, got %s", d.val)
+		}
+	}
+	if c.Server.MaxBodyBytes <= 0 {
+		bad("server.max_body_bytes", "must be positive")
+	}
+	if c.Server.MaxHeaderBytes <= 0 {
+		bad("server.max_header_bytes", "must be positive")
+	}
+	if c.Server.MaxConcurrentUploads <= 0 {
+		bad("server.max_concurrent_uploads", "must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "console", "json":
+	default:
+		bad("log.format", "must be console or json, got %q", c.Log.Format)
+	}
+	switch c.Database.Driver {
+	case "sqlite":
+	case "mysql":
+		if c.Database.DSN == "" {
+			bad("database.dsn", "is required with the mysql driver")
+		}
+	default:
+		bad("database.driver", "must be sqlite or mysql, got %q", c.Database.Driver)
+	}
+	if c.Database.MaxOpenConns <= 0 {
+		bad("database.max_open_conns", "must be positive")
+	}
+	if !c.Embedded() {
+		switch {
+		case c.JWT.Secret == "" || c.JWT.Secret == SampleJWTSecret:
+			bad("jwt.secret", "set a random secret of at least 32 characters (the embedded default makes its own; this setup must not)")
+		case len(c.JWT.Secret) < 32:
+			bad("jwt.secret", "must be at least 32 characters")
+		}
+	}
+	if c.JWT.Issuer == "" {
+		bad("jwt.issuer", "must not be empty")
+	}
+	switch c.Storage.Backend {
+	case "local":
+	case "oss":
+		o := c.Storage.OSS
+		for _, f := range [][2]string{
+			{"storage.oss.endpoint", o.Endpoint},
+			{"storage.oss.bucket", o.Bucket},
+			{"storage.oss.access_key_id", o.AccessKeyID},
+			{"storage.oss.access_key_secret", o.AccessKeySecret},
+		} {
+			if f[1] == "" {
+				bad(f[0], "is required with the oss backend")
+			}
+		}
+	default:
+		bad("storage.backend", "must be local or oss, got %q", c.Storage.Backend)
+	}
+	if c.Upload.MaxBytes <= 0 {
+		bad("upload.max_bytes", "must be positive")
+	}
+	if c.RateLimit.AuthPerMinute <= 0 {
+		bad("ratelimit.auth_per_minute", "must be positive")
+	}
+	if c.RateLimit.WritePerMin <= 0 {
+		bad("ratelimit.write_per_minute", "must be positive")
+	}
+	if len(problems) > 0 {
+		// One line, so a start-up failure reads at a glance in any log.
+		return errors.New("config: " + strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// oneLine folds the decoder's multi-line report into one line.
+func oneLine(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "decoding failed due to the following error(s):")
+	var parts []string
+	for _, line := range strings.Split(msg, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			parts = append(parts, line)
+		}
+	}
+	return strings.Join(parts, "; ")
+}

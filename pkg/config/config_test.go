@@ -1,0 +1,116 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaultsAreEmbedded(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", DefaultPath), env(nil))
+	if err != nil {
+		t.Fatalf("Load(shipped default) error: %v", err)
+	}
+	if !cfg.Embedded() {
+		t.Errorf("shipped default driver = %q, want sqlite", cfg.Database.Driver)
+	}
+	if cfg.Redis.Addr != "" || cfg.RabbitMQ.URL != "" {
+		t.Errorf("shipped default needs Redis %q / RabbitMQ %q, want neither", cfg.Redis.Addr, cfg.RabbitMQ.URL)
+	}
+	if want := filepath.Join(cfg.DataDir, "tiktok.db"); cfg.Database.DSN != want {
+		t.Errorf("sqlite dsn = %q, want %q", cfg.Database.DSN, want)
+	}
+}
+
+func TestShippedFullStackExampleLoadsWithSecret(t *testing.T) {
+	path := filepath.Join("..", "..", ".config", "config.fullstack.yaml")
+	_, err := Load(path, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "jwt.secret") {
+		t.Fatalf("full-stack example without a secret: err = %v, want a jwt.secret error", err)
+	}
+	cfg, err := Load(path, env(map[string]string{"TIKTOK_JWT_SECRET": strings.Repeat("s", 40)}))
+	if err != nil {
+		t.Fatalf("full-stack example with a secret: %v", err)
+	}
+	if cfg.Database.Driver != "mysql" || cfg.Redis.Addr == "" || cfg.RabbitMQ.URL == "" {
+		t.Errorf("full-stack example = %+v, want mysql, redis and rabbitmq set", cfg)
+	}
+}
+
+func TestEnvOverridesFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte("server:\n  addr: \":9000\"\nupload:\n  max_bytes: 10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, env(map[string]string{
+		"TIKTOK_SERVER_ADDR":             ":9100",
+		"TIKTOK_SERVER_SHUTDOWN_TIMEOUT": "3s",
+		"TIKTOK_STORAGE_OSS_BUCKET":      "b",
+	}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.Server.Addr != ":9100" {
+		t.Errorf("addr = %q, want env value :9100", cfg.Server.Addr)
+	}
+	if cfg.Upload.MaxBytes != 10 {
+		t.Errorf("max_bytes = %d, want file value 10", cfg.Upload.MaxBytes)
+	}
+	if cfg.Server.ShutdownTimeout != 3*time.Second {
+		t.Errorf("shutdown_timeout = %s, want 3s", cfg.Server.ShutdownTimeout)
+	}
+	if cfg.Storage.OSS.Bucket != "b" {
+		t.Errorf("oss bucket = %q, want b", cfg.Storage.OSS.Bucket)
+	}
+}
+
+func TestBadConfigNamesTheKey(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		file string
+		want string
+	}{
+		{"driver", map[string]string{"TIKTOK_DATABASE_DRIVER": "postgres"}, "", "database.driver"},
+		{"mysql without dsn", map[string]string{"TIKTOK_DATABASE_DRIVER": "mysql", "TIKTOK_JWT_SECRET": strings.Repeat("x", 32)}, "", "database.dsn"},
+		{"mysql sample secret", map[string]string{"TIKTOK_DATABASE_DRIVER": "mysql", "TIKTOK_DATABASE_DSN": "u@tcp(h)/d", "TIKTOK_JWT_SECRET": SampleJWTSecret}, "", "jwt.secret"},
+		{"mysql short secret", map[string]string{"TIKTOK_DATABASE_DRIVER": "mysql", "TIKTOK_DATABASE_DSN": "u@tcp(h)/d", "TIKTOK_JWT_SECRET": "short"}, "", "jwt.secret"},
+		{"duration", map[string]string{"TIKTOK_SERVER_SHUTDOWN_TIMEOUT": "soon"}, "", "shutdown_timeout"},
+		{"public url", map[string]string{"TIKTOK_SERVER_PUBLIC_URL": "localhost:8080"}, "", "server.public_url"},
+		{"oss", map[string]string{"TIKTOK_STORAGE_BACKEND": "oss"}, "", "storage.oss.bucket"},
+		{"log level", map[string]string{"TIKTOK_LOG_LEVEL": "loud"}, "", "log.level"},
+		{"unknown key", nil, "servr:\n  addr: x\n", "servr"},
+		{"missing file", nil, "-", "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			switch tt.file {
+			case "-":
+			case "":
+				path = ""
+			default:
+				if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := Load(path, env(tt.env))
+			if err == nil {
+				t.Fatalf("Load succeeded, want an error naming %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not name %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q spans several lines, want one", err)
+			}
+		})
+	}
+}

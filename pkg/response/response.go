@@ -1,0 +1,56 @@
+// Package response writes the envelope every route answers with: HTTP 200,
+// status_code and, on errors, a status_msg written for the person.
+package response
+
+import (
+	"errors"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/tiktok-lite/server/pkg/errcode"
+)
+
+// Envelope is embedded in every response body.
+type Envelope struct {
+	StatusCode int32  `json:"status_code"`
+	StatusMsg  string `json:"status_msg,omitempty"`
+}
+
+// Env gives the helper access to the embedded envelope.
+func (e *Envelope) Env() *Envelope { return e }
+
+// Body is any response struct embedding Envelope.
+type Body interface{ Env() *Envelope }
+
+// CodeKey is where the written status_code is kept for the access log.
+const CodeKey = "tiktok.status_code"
+
+// RequestIDKey is where the request id is kept.
+const RequestIDKey = "tiktok.request_id"
+
+// Write sends body, first filling its envelope from err. A coded error
+// shows its own code and message; anything else is logged once, whole,
+// with the request id, and the client sees only the internal-error code.
+func Write(c *gin.Context, log *zap.Logger, body Body, err error) {
+	env := body.Env()
+	if err != nil {
+		var coded *errcode.Error
+		if !errors.As(err, &coded) {
+			log.Error("request failed",
+				zap.String("request_id", c.GetString(RequestIDKey)),
+				zap.String("route", c.FullPath()),
+				zap.Error(err))
+			coded = errcode.Internal
+		}
+		env.StatusCode, env.StatusMsg = coded.Code, coded.Msg
+	}
+	c.Set(CodeKey, env.StatusCode)
+	c.JSON(200, body)
+}
+
+// Fail answers with err alone, for middleware that stops a request.
+func Fail(c *gin.Context, log *zap.Logger, err error) {
+	Write(c, log, &Envelope{}, err)
+	c.Abort()
+}
