@@ -1,0 +1,130 @@
+// Package model holds the GORM models and every query; it is the only
+// package that speaks SQL.
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"go.uber.org/zap"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	gormlogger "gorm.io/gorm/logger"
+
+	"github.com/tiktok-lite/server/pkg/config"
+)
+
+// Open connects to the configured database and sets up the pool.
+func Open(cfg config.Database, log *zap.Logger) (*gorm.DB, error) {
+	var dialector gorm.Dialector
+	switch cfg.Driver {
+	case "mysql":
+		dialector = mysql.Open(cfg.DSN)
+	case "sqlite":
+		if err := os.MkdirAll(filepath.Dir(cfg.DSN), 0o755); err != nil {
+			return nil, fmt.Errorf("make database dir: %w", err)
+		}
+		dialector = sqlite.Open(sqliteDSN(cfg.DSN))
+	default:
+		return nil, fmt.Errorf("unknown database driver %q", cfg.Driver)
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true, // every write that needs one opens it itself
+		PrepareStmt:            true,
+		Logger:                 newGormLogger(log, cfg.SlowQuery),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", cfg.Driver, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("database handle: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
+	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	if cfg.Driver == "sqlite" {
+		// One writer at a time is SQLite's rule; WAL lets reads go on beside
+		// it, and BEGIN IMMEDIATE makes a writer queue at its start instead
+		// of failing half-way when two transactions both try to upgrade.
+		sqlDB.SetMaxIdleConns(cfg.MaxOpenConns)
+		sqlDB.SetConnMaxLifetime(0)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("reach %s: %w", cfg.Driver, err)
+	}
+	return db, nil
+}
+
+func sqliteDSN(path string) string {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+}
+
+// Ping reports whether the database answers, for /readyz.
+func Ping(ctx context.Context, db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close closes the pool.
+func Close(db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// gormLogger sends GORM's errors and slow statements to zap; record-not-found
+// is an ordinary outcome, not an error worth a line.
+type gormLogger struct {
+	log  *zap.Logger
+	slow time.Duration
+}
+
+func newGormLogger(log *zap.Logger, slow time.Duration) gormlogger.Interface {
+	return &gormLogger{log: log.Named("sql"), slow: slow}
+}
+
+func (l *gormLogger) LogMode(gormlogger.LogLevel) gormlogger.Interface { return l }
+func (l *gormLogger) Info(context.Context, string, ...any)             {}
+func (l *gormLogger) Warn(_ context.Context, msg string, args ...any) {
+	l.log.Warn(fmt.Sprintf(msg, args...))
+}
+func (l *gormLogger) Error(_ context.Context, msg string, args ...any) {
+	l.log.Error(fmt.Sprintf(msg, args...))
+}
+
+func (l *gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	elapsed := time.Since(begin)
+	switch {
+	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, gorm.ErrDuplicatedKey) && !errors.Is(err, context.Canceled):
+		sql, rows := fc()
+		l.log.Warn("statement failed", zap.Error(err), zap.Duration("elapsed", elapsed), zap.Int64("rows", rows), zap.String("sql", sql))
+	case l.slow > 0 && elapsed > l.slow:
+		sql, rows := fc()
+		l.log.Warn("slow statement", zap.Duration("elapsed", elapsed), zap.Int64("rows", rows), zap.String("sql", sql))
+	}
+}
+
+// ParamsFilter keeps bound values out of logged SQL: they may hold
+// password hashes, message text or other personal data.
+func (l *gormLogger) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
+	return sql, nil
+}

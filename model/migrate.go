@@ -1,0 +1,105 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/gorm"
+)
+
+// Migrate brings the schema to the latest version. Each migration is a
+// frozen snapshot: it declares its own structs instead of using the live
+// models, so that editing a model later never rewrites history.
+func Migrate(db *gorm.DB) error {
+	if db.Dialector.Name() == "mysql" {
+		// utf8mb4_bin: full Unicode (emoji in titles and chat) and byte-exact
+		// comparison, so names compare the same way as on SQLite.
+		// Session makes the setting a safe base: without it every chained
+		// call (gormigrate sets its own table) would mutate one statement.
+		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin").Session(&gorm.Session{})
+	}
+	m := gormigrate.New(db, &gormigrate.Options{
+		TableName:      "schema_migrations",
+		IDColumnName:   "id",
+		IDColumnSize:   64,
+		UseTransaction: false, // MySQL commits DDL implicitly; each step is idempotent instead
+	}, migrations())
+	if err := m.Migrate(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+func migrations() []*gormigrate.Migration {
+	return []*gormigrate.Migration{
+		{
+			ID: "2026112401_initial_schema",
+			Migrate: func(tx *gorm.DB) error {
+				type User struct {
+					ID              int64  `gorm:"primaryKey;autoIncrement"`
+					Name            string `gorm:"type:varchar(32);not null;uniqueIndex:uk_users_name"`
+					PasswordHash    string `gorm:"type:varchar(100);not null"`
+					Avatar          string `gorm:"type:varchar(255);not null;default:''"`
+					BackgroundImage string `gorm:"type:varchar(255);not null;default:''"`
+					Signature       string `gorm:"type:varchar(255);not null;default:''"`
+					FollowCount     int64  `gorm:"not null;default:0"`
+					FollowerCount   int64  `gorm:"not null;default:0"`
+					TotalFavorited  int64  `gorm:"not null;default:0"`
+					WorkCount       int64  `gorm:"not null;default:0"`
+					FavoriteCount   int64  `gorm:"not null;default:0"`
+					CreatedAt       int64  `gorm:"not null;autoCreateTime:milli"`
+				}
+				type Video struct {
+					ID            int64  `gorm:"primaryKey;autoIncrement"`
+					AuthorID      int64  `gorm:"not null;index:idx_videos_author_time,priority:1"`
+					PlayKey       string `gorm:"type:varchar(255);not null"`
+					CoverKey      string `gorm:"type:varchar(255);not null"`
+					Title         string `gorm:"type:varchar(100);not null"`
+					FavoriteCount int64  `gorm:"not null;default:0"`
+					CommentCount  int64  `gorm:"not null;default:0"`
+					// Unique so that the feed's time cursor never skips a video
+					// that shares its millisecond with another.
+					PublishedAt int64 `gorm:"not null;uniqueIndex:uk_videos_published_at;index:idx_videos_author_time,priority:2"`
+				}
+				type Favorite struct {
+					ID        int64 `gorm:"primaryKey;autoIncrement"`
+					UserID    int64 `gorm:"not null;uniqueIndex:uk_favorites_user_video,priority:1;index:idx_favorites_user_time,priority:1"`
+					VideoID   int64 `gorm:"not null;uniqueIndex:uk_favorites_user_video,priority:2;index:idx_favorites_video"`
+					CreatedAt int64 `gorm:"not null;index:idx_favorites_user_time,priority:2"`
+				}
+				type Comment struct {
+					ID        int64  `gorm:"primaryKey;autoIncrement"`
+					VideoID   int64  `gorm:"not null;index:idx_comments_video_id,priority:1"`
+					UserID    int64  `gorm:"not null"`
+					Content   string `gorm:"type:varchar(500);not null"`
+					CreatedAt int64  `gorm:"not null"`
+				}
+				type Follow struct {
+					ID        int64 `gorm:"primaryKey;autoIncrement"`
+					UserID    int64 `gorm:"not null;uniqueIndex:uk_follows_pair,priority:1;index:idx_follows_user_time,priority:1"`
+					ToUserID  int64 `gorm:"not null;uniqueIndex:uk_follows_pair,priority:2;index:idx_follows_to_time,priority:1"`
+					CreatedAt int64 `gorm:"not null;index:idx_follows_user_time,priority:2;index:idx_follows_to_time,priority:2"`
+				}
+				type Conversation struct {
+					UserLo        int64 `gorm:"primaryKey;autoIncrement:false"`
+					UserHi        int64 `gorm:"primaryKey;autoIncrement:false;index:idx_conversations_hi"`
+					LastTime      int64 `gorm:"not null;default:0"`
+					LastMessageID int64 `gorm:"not null;default:0"`
+				}
+				type Message struct {
+					ID         int64  `gorm:"primaryKey;autoIncrement"`
+					UserLo     int64  `gorm:"not null;uniqueIndex:uk_messages_conv_time,priority:1"`
+					UserHi     int64  `gorm:"not null;uniqueIndex:uk_messages_conv_time,priority:2"`
+					CreateTime int64  `gorm:"not null;uniqueIndex:uk_messages_conv_time,priority:3"`
+					FromUserID int64  `gorm:"not null"`
+					ToUserID   int64  `gorm:"not null"`
+					Content    string `gorm:"type:varchar(500);not null"`
+				}
+				return tx.AutoMigrate(&User{}, &Video{}, &Favorite{}, &Comment{}, &Follow{}, &Conversation{}, &Message{})
+			},
+			Rollback: func(tx *gorm.DB) error {
+				return tx.Migrator().DropTable("messages", "conversations", "follows", "comments", "favorites", "videos", "users")
+			},
+		},
+	}
+}

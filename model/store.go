@@ -1,0 +1,121 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+)
+
+// Outcomes the services act on; driver errors are translated to these here
+// and nowhere else.
+var (
+	ErrNotFound  = errors.New("record not found")
+	ErrDuplicate = errors.New("duplicate key")
+	// ErrUserGone is a write on behalf of, or aimed at, a user that does
+	// not exist (any more).
+	ErrUserGone = errors.New("user does not exist")
+)
+
+// Store runs every query. Inside Tx it is bound to the transaction.
+type Store struct {
+	db  *gorm.DB
+	now func() time.Time
+}
+
+// NewStore returns a store over db.
+func NewStore(db *gorm.DB) *Store { return &Store{db: db, now: time.Now} }
+
+// DB is the underlying handle, for wiring (metrics, health) only.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
+
+// maxTxAttempts bounds the retries of a transaction that lost a deadlock.
+const maxTxAttempts = 5
+
+// Tx runs fn in one transaction, retrying it from the start when the
+// database chose it as a deadlock victim: under concurrent likes and follows
+// that is an expected, harmless outcome, not an error to show anyone.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(&Store{db: tx, now: s.now})
+		})
+		if !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		return my.Number == 1213 || my.Number == 1205 // deadlock, lock wait timeout
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
+}
+
+// translate maps GORM's and the drivers' errors to this package's.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return ErrDuplicate
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) && my.Number == 1062 {
+		return ErrDuplicate
+	}
+	if strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		return ErrDuplicate
+	}
+	return err
+}
+
+// sortIDs returns a sorted copy without duplicates; batch queries and lock
+// orders use it.
+func uniqueIDs(ids []int64) []int64 {
+	seen := make(map[int64]struct{}, len(ids))
+	out := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := seen[id]; ok {
+			continue
+		}
+		seen[id] = struct{}{}
+		out = append(out, id)
+	}
+	return out
+}
+
+// insertOnce inserts a row unless one with the same unique key exists, and
+// reports whether it did. It uses a plain Exec because GORM's Create adds
+// RETURNING on MariaDB, whose row count then includes the existing row,
+// and a repeat must be told from a first time by the insert itself.
+func (s *Store) insertOnce(ctx context.Context, table string, cols []string, vals ...any) (bool, error) {
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+	sql := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + marks + ")"
+	if s.db.Dialector.Name() == "mysql" {
+		sql += " ON DUPLICATE KEY UPDATE " + cols[0] + " = " + cols[0]
+	} else {
+		sql += " ON CONFLICT DO NOTHING"
+	}
+	res := s.db.WithContext(ctx).Exec(sql, vals...)
+	if res.Error != nil {
+		return false, translate(res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}

@@ -1,0 +1,94 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"gorm.io/gorm"
+)
+
+// User is an account with its denormalised counters.
+type User struct {
+	ID              int64
+	Name            string
+	PasswordHash    string
+	Avatar          string
+	BackgroundImage string
+	Signature       string
+	FollowCount     int64
+	FollowerCount   int64
+	TotalFavorited  int64
+	WorkCount       int64
+	FavoriteCount   int64
+	CreatedAt       int64 `gorm:"autoCreateTime:milli"`
+}
+
+// CreateUser inserts u and sets its ID; a taken name is ErrDuplicate.
+func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	if err := s.db.WithContext(ctx).Create(u).Error; err != nil {
+		return fmt.Errorf("create user: %w", translate(err))
+	}
+	return nil
+}
+
+// UserByName returns the user called name, or ErrNotFound.
+func (s *Store) UserByName(ctx context.Context, name string) (*User, error) {
+	var u User
+	if err := s.db.WithContext(ctx).Where("name = ?", name).Take(&u).Error; err != nil {
+		return nil, fmt.Errorf("user by name: %w", translate(err))
+	}
+	return &u, nil
+}
+
+// UsersByIDs returns the users that exist among ids, keyed by id.
+func (s *Store) UsersByIDs(ctx context.Context, ids []int64) (map[int64]*User, error) {
+	out := make(map[int64]*User, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []*User
+	if err := s.db.WithContext(ctx).Where("id IN ?", uniqueIDs(ids)).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("users by ids: %w", translate(err))
+	}
+	for _, u := range rows {
+		out[u.ID] = u
+	}
+	return out, nil
+}
+
+// UserExists reports whether a user with id exists.
+func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Limit(1).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("user exists: %w", translate(err))
+	}
+	return n > 0, nil
+}
+
+// userDelta is a change to one user's counters.
+type userDelta struct {
+	id     int64
+	column string
+	by     int64
+}
+
+// bumpUsers applies counter changes in ascending id order, the same order
+// every transaction takes, so two actions touching the same pair of users
+// (A follows B while B follows A) never deadlock on each other.
+func (s *Store) bumpUsers(ctx context.Context, deltas ...userDelta) error {
+	sort.SliceStable(deltas, func(i, j int) bool { return deltas[i].id < deltas[j].id })
+	for _, d := range deltas {
+		res := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", d.id).
+			Update(d.column, gorm.Expr(d.column+" + ?", d.by))
+		if res.Error != nil {
+			return fmt.Errorf("bump user %s: %w", d.column, translate(res.Error))
+		}
+		if res.RowsAffected == 0 {
+			// The account behind a still-valid token is gone; the caller
+			// rolls back rather than leave a row pointing at nobody.
+			return fmt.Errorf("bump user %d: %w", d.id, ErrUserGone)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+// Package testenv gives tests the real services: a fresh MariaDB/MySQL
+// database per test, a SQLite file, Redis and RabbitMQ addresses. A service
+// that cannot be reached skips the test with the reason, except under
+// CI=true, where it fails it: CI must never pass by skipping.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"go.uber.org/zap"
+	"gorm.io/gorm"
+
+	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/config"
+)
+
+// Unavailable skips t, or fails it under CI=true.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required service unavailable under CI: %s", msg)
+	}
+	t.Skipf("skipping: %s", msg)
+}
+
+func getenv(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// RandomSuffix is a short random hex string for unique names.
+func RandomSuffix() string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// MySQLServerDSN is the DSN of the test server without a database.
+func MySQLServerDSN() string {
+	return getenv("TIKTOK_TEST_MYSQL_DSN", "root:@tcp(127.0.0.1:3306)/?charset=utf8mb4&parseTime=true&loc=UTC")
+}
+
+// MySQLDatabase creates a fresh database on the test server, drops it when
+// the test ends, and returns a DSN that points at it.
+func MySQLDatabase(t testing.TB) string {
+	t.Helper()
+	base, err := mysql.ParseDSN(MySQLServerDSN())
+	if err != nil {
+		t.Fatalf("TIKTOK_TEST_MYSQL_DSN: %v", err)
+	}
+	base.DBName = ""
+	admin, err := sql.Open("mysql", base.FormatDSN())
+	if err != nil {
+		t.Fatalf("open mysql: %v", err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		Unavailable(t, "MySQL at %s: %v", base.Addr, err)
+	}
+	name := "tiktok_test_" + RandomSuffix()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS `" + name + "`"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	base.DBName = name
+	return base.FormatDSN()
+}
+
+// Backend is one database the repository suite runs against.
+type Backend struct {
+	Name string
+	Cfg  config.Database
+}
+
+// Backends returns SQLite and, when reachable, a fresh MySQL database.
+func Backends(t testing.TB) []Backend {
+	t.Helper()
+	return []Backend{
+		{Name: "sqlite", Cfg: SQLiteConfig(t)},
+		{Name: "mysql", Cfg: MySQLConfig(t)},
+	}
+}
+
+// SQLiteConfig points at a new SQLite file in a temporary directory.
+func SQLiteConfig(t testing.TB) config.Database {
+	return config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "test.db"), MaxOpenConns: 8, MaxIdleConns: 8}
+}
+
+// MySQLConfig points at a fresh MySQL database.
+func MySQLConfig(t testing.TB) config.Database {
+	return config.Database{Driver: "mysql", DSN: MySQLDatabase(t), MaxOpenConns: 60, MaxIdleConns: 30, ConnMaxLifetime: time.Minute}
+}
+
+// OpenDB opens and migrates the backend's database.
+func OpenDB(t testing.TB, cfg config.Database) *gorm.DB {
+	t.Helper()
+	db, err := model.Open(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatalf("open %s: %v", cfg.Driver, err)
+	}
+	t.Cleanup(func() {
+		if err := model.Close(db); err != nil {
+			t.Errorf("close db: %v", err)
+		}
+	})
+	if err := model.Migrate(db); err != nil {
+		t.Fatalf("migrate %s: %v", cfg.Driver, err)
+	}
+	return db
+}
+
+// RedisAddr returns the test Redis address, or skips/fails when it is down.
+func RedisAddr(t testing.TB) string {
+	t.Helper()
+	addr := getenv("TIKTOK_TEST_REDIS_ADDR", "127.0.0.1:6379")
+	reachable(t, "Redis", addr)
+	return addr
+}
+
+// AMQPURL returns the test RabbitMQ URL, or skips/fails when it is down.
+func AMQPURL(t testing.TB) string {
+	t.Helper()
+	url := getenv("TIKTOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+	host := strings.TrimPrefix(url, "amqp://")
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		host = host[i+1:]
+	}
+	host = strings.TrimSuffix(strings.SplitN(host, "/", 2)[0], "/")
+	reachable(t, "RabbitMQ", host)
+	return url
+}
+
+func reachable(t testing.TB, what, addr string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		Unavailable(t, "%s at %s: %v", what, addr, err)
+		return
+	}
+	conn.Close()
+}
