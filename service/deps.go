@@ -1,0 +1,70 @@
+// Package service holds the business rules of the app. Each action that
+// writes runs in one transaction and then tells the cache what went stale;
+// each list is built in batches, never one query per item.
+package service
+
+import (
+	"context"
+	"io"
+
+	"github.com/tiktok-lite/server/model"
+)
+
+// Store is the source of truth: transactions and the reads that must not
+// come from a cache (log-in, ownership checks).
+type Store interface {
+	Tx(ctx context.Context, fn func(tx *model.Store) error) error
+	CreateUser(ctx context.Context, u *model.User) error
+	UserByName(ctx context.Context, name string) (*model.User, error)
+	UserExists(ctx context.Context, id int64) (bool, error)
+	VideoByID(ctx context.Context, id int64) (*model.Video, error)
+	CommentByID(ctx context.Context, id int64) (*model.Comment, error)
+	RecentMessages(ctx context.Context, a, b int64, limit int) ([]*model.Message, error)
+	MessagesAfter(ctx context.Context, fromID, toID, afterMs int64, limit int) ([]*model.Message, error)
+	LatestMessages(ctx context.Context, userID int64, others []int64) (map[int64]*model.Message, error)
+}
+
+// Reads are the lookups that may be served from the cache.
+type Reads interface {
+	Find(ctx context.Context, l model.Lookup) (*model.Found, error)
+	FeedBefore(ctx context.Context, beforeMs int64, limit int) ([]model.VideoRef, error)
+	PublishedRefs(ctx context.Context, authorID int64) ([]model.VideoRef, error)
+	FavoriteRefs(ctx context.Context, userID int64) ([]model.VideoRef, error)
+	Comments(ctx context.Context, videoID int64) ([]*model.Comment, error)
+	FollowingIDs(ctx context.Context, userID int64) ([]int64, error)
+	FollowerIDs(ctx context.Context, userID int64) ([]int64, error)
+	FriendIDs(ctx context.Context, userID int64) ([]int64, error)
+}
+
+// Invalidator is told, after each commit, what the commit changed; it
+// knows which cached entries that makes stale.
+type Invalidator interface {
+	UserCreated(ctx context.Context, userID int64)
+	VideoPublished(ctx context.Context, v *model.Video)
+	LikeChanged(ctx context.Context, userID int64, v *model.Video)
+	CommentsChanged(ctx context.Context, videoID int64)
+	FollowChanged(ctx context.Context, userID, toUserID int64)
+}
+
+// MediaStore keeps uploaded videos and covers.
+type MediaStore interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
+	Delete(ctx context.Context, key string) error
+	URL(key string) string
+}
+
+// CoverMaker takes a still frame from a video file.
+type CoverMaker interface {
+	Extract(ctx context.Context, videoPath string) ([]byte, error)
+}
+
+// TokenIssuer signs session tokens.
+type TokenIssuer interface {
+	Issue(userID int64) (string, error)
+}
+
+// PasswordHasher hashes and checks passwords.
+type PasswordHasher interface {
+	Hash(password string) (string, error)
+	Check(hash, password string) error
+}

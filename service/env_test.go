@@ -1,0 +1,165 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tiktok-lite/server/cache"
+	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/auth"
+	"github.com/tiktok-lite/server/pkg/config"
+	"github.com/tiktok-lite/server/pkg/media"
+	"github.com/tiktok-lite/server/pkg/storage"
+	"github.com/tiktok-lite/server/service"
+	"github.com/tiktok-lite/server/test/testenv"
+)
+
+// app is the service layer over one real database, as main builds it.
+type app struct {
+	store  *model.Store
+	users  *service.Users
+	videos *service.Videos
+	inter  *service.Interactions
+	social *service.Social
+	tokens *auth.Tokens
+	media  *storage.Local
+	dir    string
+}
+
+func newApp(t *testing.T, cfg config.Database) *app {
+	t.Helper()
+	db := testenv.OpenDB(t, cfg)
+	store := model.NewStore(db)
+	reads := cache.NewPassThrough(store)
+	dir := t.TempDir()
+	local, err := storage.NewLocal(filepath.Join(dir, "media"), "http://media.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.NewTokens(strings.Repeat("t", 32), "test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	present := service.NewPresenter(local, "http://server.test", time.UTC)
+	users, err := service.NewUsers(store, reads, present, reads, tokens, auth.NewPasswords(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sniff := func(head []byte) (string, string, bool) {
+		k, ok := media.Sniff(head)
+		return k.ContentType, k.Ext, ok
+	}
+	return &app{
+		store: store, users: users, tokens: tokens, media: local, dir: dir,
+		videos: service.NewVideos(store, reads, present, local, nil, sniff, reads, zap.NewNop()),
+		inter:  service.NewInteractions(store, reads, present, reads),
+		social: service.NewSocial(store, reads, present, reads),
+	}
+}
+
+// forEachBackend runs fn against SQLite and the real MySQL/MariaDB.
+func forEachBackend(t *testing.T, fn func(t *testing.T, a *app)) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) { fn(t, newApp(t, b.Cfg)) })
+	}
+}
+
+func (a *app) register(t *testing.T, name string) int64 {
+	t.Helper()
+	s, err := a.users.Register(context.Background(), name, "password1")
+	if err != nil {
+		t.Fatalf("register %q: %v", name, err)
+	}
+	return s.UserID
+}
+
+func (a *app) registerN(t *testing.T, prefix string, n int) []int64 {
+	t.Helper()
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = a.register(t, fmt.Sprintf("%s%d", prefix, i))
+	}
+	return ids
+}
+
+func (a *app) publish(t *testing.T, author int64, title string) *model.Video {
+	t.Helper()
+	path := filepath.Join(a.dir, "upload.mp4")
+	if err := os.WriteFile(path, media.SampleVideo(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := a.videos.Publish(context.Background(), author, title, service.Upload{Path: path, Size: int64(len(media.SampleVideo()))})
+	if err != nil {
+		t.Fatalf("publish %q: %v", title, err)
+	}
+	return v
+}
+
+func (a *app) profile(t *testing.T, id int64) *service.User {
+	t.Helper()
+	u, err := a.users.Profile(context.Background(), 0, id)
+	if err != nil {
+		t.Fatalf("profile %d: %v", id, err)
+	}
+	return u
+}
+
+func (a *app) videoView(t *testing.T, viewer, videoID int64) service.Video {
+	t.Helper()
+	page, err := a.videos.Feed(context.Background(), viewer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range page.Videos {
+		if v.ID == videoID {
+			return v
+		}
+	}
+	t.Fatalf("video %d not in feed", videoID)
+	return service.Video{}
+}
+
+// count runs a COUNT(*) straight on the table, the rows the counters must match.
+func (a *app) count(t *testing.T, table, where string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := a.store.DB().Table(table).Where(where, args...).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// parallel runs fn n times at once and returns the errors.
+func parallel(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	done := make(chan struct{})
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			<-start
+			errs[i] = fn(i)
+			done <- struct{}{}
+		}(i)
+	}
+	close(start)
+	for i := 0; i < n; i++ {
+		<-done
+	}
+	return errs
+}
+
+func noErrors(t *testing.T, what string, errs []error) {
+	t.Helper()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s #%d: %v", what, i, err)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/errcode"
+)
+
+// Interactions are likes and comments.
+type Interactions struct {
+	store Store
+	reads Reads
+	pages pages
+	inv   Invalidator
+}
+
+// NewInteractions returns the like and comment service.
+func NewInteractions(store Store, reads Reads, present *Presenter, inv Invalidator) *Interactions {
+	return &Interactions{store: store, reads: reads, pages: pages{reads, present}, inv: inv}
+}
+
+// errAccountGone answers a valid token whose user no longer exists.
+var errAccountGone = errcode.BadToken.WithMsg("your account no longer exists, please register again")
+
+// txError turns the model's outcomes inside a write into coded errors.
+func txError(action string, err error) error {
+	if errors.Is(err, model.ErrUserGone) {
+		return errAccountGone
+	}
+	return fmt.Errorf("%s: %w", action, err)
+}
+
+func (s *Interactions) video(ctx context.Context, id int64) (*model.Video, error) {
+	v, err := s.store.VideoByID(ctx, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, errcode.VideoNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("video: %w", err)
+	}
+	return v, nil
+}
+
+// Like makes userID like videoID; liking twice counts once.
+func (s *Interactions) Like(ctx context.Context, userID, videoID int64) error {
+	return s.setLike(ctx, userID, videoID, (*model.Store).Like)
+}
+
+// Unlike withdraws the like; unliking what was never liked changes nothing.
+func (s *Interactions) Unlike(ctx context.Context, userID, videoID int64) error {
+	return s.setLike(ctx, userID, videoID, (*model.Store).Unlike)
+}
+
+func (s *Interactions) setLike(ctx context.Context, userID, videoID int64,
+	change func(*model.Store, context.Context, int64, *model.Video) (bool, error)) error {
+	v, err := s.video(ctx, videoID)
+	if err != nil {
+		return err
+	}
+	var changed bool
+	err = s.store.Tx(ctx, func(tx *model.Store) error {
+		changed, err = change(tx, ctx, userID, v)
+		return err
+	})
+	if err != nil {
+		return txError("like", err)
+	}
+	if changed {
+		s.inv.LikeChanged(ctx, userID, v)
+	}
+	return nil
+}
+
+// FavoriteList returns the videos userID likes, most recently liked first.
+func (s *Interactions) FavoriteList(ctx context.Context, viewer, userID int64) ([]Video, error) {
+	refs, err := s.reads.FavoriteRefs(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("favorite list: %w", err)
+	}
+	if len(refs) == 0 {
+		if err := userMustExist(ctx, s.store, userID); err != nil {
+			return nil, err
+		}
+	}
+	videos, err := s.pages.videos(ctx, viewer, refs)
+	if err != nil {
+		return nil, fmt.Errorf("favorite list: %w", err)
+	}
+	return videos, nil
+}
+
+// AddComment posts text on videoID as userID.
+func (s *Interactions) AddComment(ctx context.Context, userID, videoID int64, content string) (*Comment, error) {
+	content, err := text("comment_text", content, MaxCommentLen, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.video(ctx, videoID); err != nil {
+		return nil, err
+	}
+	c := &model.Comment{VideoID: videoID, UserID: userID, Content: content}
+	err = s.store.Tx(ctx, func(tx *model.Store) error {
+		if ok, err := tx.UserExists(ctx, userID); err != nil || !ok {
+			if err == nil {
+				err = model.ErrUserGone
+			}
+			return err
+		}
+		return tx.AddComment(ctx, c)
+	})
+	if err != nil {
+		return nil, txError("add comment", err)
+	}
+	s.inv.CommentsChanged(ctx, videoID)
+	users, err := s.pages.users(ctx, userID, []int64{userID})
+	if err != nil {
+		return nil, fmt.Errorf("add comment: %w", err)
+	}
+	if len(users) == 0 {
+		return nil, errAccountGone
+	}
+	out := s.pages.present.comment(c, users[0])
+	return &out, nil
+}
+
+// DeleteComment removes commentID from videoID. Only the comment's author
+// or the video's author may.
+func (s *Interactions) DeleteComment(ctx context.Context, userID, videoID, commentID int64) error {
+	v, err := s.video(ctx, videoID)
+	if err != nil {
+		return err
+	}
+	c, err := s.store.CommentByID(ctx, commentID)
+	if errors.Is(err, model.ErrNotFound) || (err == nil && c.VideoID != videoID) {
+		return errcode.CommentNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("delete comment: %w", err)
+	}
+	if c.UserID != userID && v.AuthorID != userID {
+		return errcode.Forbidden.WithMsg("you can only delete your own comments or comments on your videos")
+	}
+	var deleted bool
+	err = s.store.Tx(ctx, func(tx *model.Store) error {
+		deleted, err = tx.DeleteComment(ctx, c)
+		return err
+	})
+	if err != nil {
+		return txError("delete comment", err)
+	}
+	if !deleted {
+		return errcode.CommentNotFound
+	}
+	s.inv.CommentsChanged(ctx, videoID)
+	return nil
+}
+
+// CommentList returns videoID's comments, newest first.
+func (s *Interactions) CommentList(ctx context.Context, viewer, videoID int64) ([]Comment, error) {
+	comments, err := s.reads.Comments(ctx, videoID)
+	if err != nil {
+		return nil, fmt.Errorf("comment list: %w", err)
+	}
+	if len(comments) == 0 {
+		if _, err := s.video(ctx, videoID); err != nil {
+			return nil, err
+		}
+		return []Comment{}, nil
+	}
+	ids := make([]int64, 0, len(comments))
+	for _, c := range comments {
+		ids = append(ids, c.UserID)
+	}
+	found, err := s.reads.Find(ctx, model.Lookup{Viewer: viewer, UserIDs: ids})
+	if err != nil {
+		return nil, fmt.Errorf("comment list: %w", err)
+	}
+	out := make([]Comment, 0, len(comments))
+	for _, c := range comments {
+		u, ok := found.Users[c.UserID]
+		if !ok {
+			continue
+		}
+		out = append(out, s.pages.present.comment(c, s.pages.present.user(u, found.Following[u.ID])))
+	}
+	return out, nil
+}
+
+func userMustExist(ctx context.Context, store Store, userID int64) error {
+	ok, err := store.UserExists(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("user exists: %w", err)
+	}
+	if !ok {
+		return errcode.UserNotFound
+	}
+	return nil
+}
