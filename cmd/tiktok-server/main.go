@@ -1,0 +1,251 @@
+// Command tiktok-server serves the minimal Douyin API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/tiktok-lite/server/cache"
+	"github.com/tiktok-lite/server/controller"
+	"github.com/tiktok-lite/server/middleware"
+	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/auth"
+	"github.com/tiktok-lite/server/pkg/config"
+	"github.com/tiktok-lite/server/pkg/logger"
+	"github.com/tiktok-lite/server/pkg/media"
+	"github.com/tiktok-lite/server/pkg/storage"
+	"github.com/tiktok-lite/server/routes"
+	"github.com/tiktok-lite/server/service"
+)
+
+// Set at build time by make release.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "tiktok-server:", err)
+		os.Exit(1)
+	}
+}
+
+// bcryptCost is bcrypt's default: about 50 ms a hash on a small VM.
+const bcryptCost = 10
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("tiktok-server", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	configPath := fs.String("config", "", "path of the YAML configuration (default "+config.DefaultPath+" when present)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "tiktok-server %s (commit %s)\n", version, commit)
+		return nil
+	}
+	cfg, err := config.Load(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := logger.New(cfg.Log, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closeLog(); err != nil {
+			fmt.Fprintln(stdout, "close log:", err)
+		}
+	}()
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("server stopped", zap.Error(err))
+		return err
+	}
+	return nil
+}
+
+// serve builds every part in dependency order, serves until ctx is done,
+// then drains in-flight requests.
+func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+	log.Info("starting", zap.String("version", version), zap.String("database", cfg.Database.Driver),
+		zap.Bool("redis", cfg.Redis.Addr != ""), zap.Bool("rabbitmq", cfg.RabbitMQ.URL != ""),
+		zap.String("storage", cfg.Storage.Backend))
+
+	db, err := model.Open(cfg.Database, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := model.Close(db); err != nil {
+			log.Warn("close database", zap.Error(err))
+		}
+	}()
+	if err := model.Migrate(db); err != nil {
+		return err
+	}
+
+	// Listening before the rest is built lets ":0" pick a port that the
+	// media URLs can then name.
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("server.addr: %w", err)
+	}
+	defer ln.Close()
+	publicURL := cfg.PublicURLFor(ln.Addr())
+
+	secret := cfg.JWT.Secret
+	if secret == "" && cfg.Embedded() {
+		if secret, err = auth.LoadOrCreateSecret(cfg.DataDir); err != nil {
+			return err
+		}
+	}
+	tokens, err := auth.NewTokens(secret, cfg.JWT.Issuer, cfg.JWT.TTL)
+	if err != nil {
+		return err
+	}
+	passwords := auth.NewPasswords(bcryptCost)
+
+	var mediaStore service.MediaStore
+	var mediaHandler http.Handler
+	switch cfg.Storage.Backend {
+	case "oss":
+		o := cfg.Storage.OSS
+		if mediaStore, err = storage.NewOSS(storage.OSSConfig{Endpoint: o.Endpoint, Bucket: o.Bucket,
+			AccessKeyID: o.AccessKeyID, AccessKeySecret: o.AccessKeySecret, Prefix: o.Prefix, PublicURL: o.PublicURL}); err != nil {
+			return fmt.Errorf("storage.oss: %w", err)
+		}
+	default:
+		local, err := storage.NewLocal(cfg.Storage.Local.Dir, publicURL)
+		if err != nil {
+			return fmt.Errorf("storage.local: %w", err)
+		}
+		mediaStore, mediaHandler = local, local.Handler()
+	}
+	var covers service.CoverMaker
+	if c := media.NewCovers(cfg.Upload.FFmpeg, cfg.Upload.CoverTimeout); c.Available() {
+		covers = c
+	} else {
+		log.Info("ffmpeg not found: new videos get the default cover")
+	}
+	sniff := func(head []byte) (string, string, bool) {
+		k, ok := media.Sniff(head)
+		return k.ContentType, k.Ext, ok
+	}
+
+	reg := prometheus.NewRegistry()
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(sqlDB, "tiktok"))
+
+	store := model.NewStore(db)
+	reads := cache.NewPassThrough(store)
+	present := service.NewPresenter(mediaStore, publicURL, time.Local)
+	users, err := service.NewUsers(store, reads, present, reads, tokens, passwords)
+	if err != nil {
+		return err
+	}
+	videos := service.NewVideos(store, reads, present, mediaStore, covers, sniff, reads, log)
+	interactions := service.NewInteractions(store, reads, present, reads)
+	social := service.NewSocial(store, reads, present, reads)
+
+	tmpDir := filepath.Join(cfg.DataDir, "tmp")
+	if cfg.Seed.Demo && cfg.Embedded() {
+		seeded, err := service.SeedDemo(ctx, store, users, videos, media.SampleVideo(), tmpDir)
+		if err != nil {
+			return err
+		}
+		if seeded {
+			log.Info("seeded the demo user and sample video", zap.String("user", service.DemoUserName))
+		}
+	}
+
+	authMW := middleware.NewAuth(tokens, log)
+	videoCtl, err := controller.NewVideo(videos, authMW, controller.UploadLimits{
+		MaxBytes: cfg.Upload.MaxBytes, Timeout: cfg.Server.UploadTimeout,
+		Concurrent: cfg.Server.MaxConcurrentUploads, TempDir: tmpDir,
+	}, log)
+	if err != nil {
+		return err
+	}
+	deps := routes.Deps{
+		Log:            log,
+		TrustedProxies: cfg.Server.TrustedProxies,
+		Auth:           authMW,
+		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+		User:           controller.NewUser(users, log),
+		Video:          videoCtl,
+		Interaction:    controller.NewInteraction(interactions, log),
+		Social:         controller.NewSocial(social, log),
+		Health:         controller.NewHealth(log, controller.Check{Name: "database", Ping: func(ctx context.Context) error { return model.Ping(ctx, db) }}),
+		Media:          mediaHandler,
+		Static: controller.NewStatic(map[string][]byte{
+			"avatar.png": media.DefaultAvatar(), "background.png": media.DefaultBackground(), "cover.jpg": media.DefaultCover(),
+		}),
+	}
+	if cfg.RateLimit.Enabled {
+		deps.AuthLimit = middleware.NewLimiter(cfg.RateLimit.AuthPerMinute)
+		deps.WriteLimit = middleware.NewLimiter(cfg.RateLimit.WritePerMin)
+	}
+	if cfg.Server.Metrics {
+		if deps.Metrics, err = middleware.NewHTTPMetrics(reg); err != nil {
+			return err
+		}
+		deps.Scrapes = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	}
+
+	engine, err := routes.New(deps)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           engine,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.RequestTimeout, // publish extends its own
+		WriteTimeout:      cfg.Server.UploadTimeout,  // covers the slowest route, publish
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("public_url", publicURL))
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", zap.Duration("timeout", cfg.Server.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,64 @@
+// Package controller is the HTTP edge: it binds and checks parameters,
+// calls a service with the request's context and writes one envelope.
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
+	"github.com/go-playground/validator/v10"
+
+	"github.com/tiktok-lite/server/pkg/errcode"
+)
+
+// bind reads the request's parameters, whichever of the query string, the
+// urlencoded form or the multipart form carries them (clients mix them),
+// into req, and turns every failure into an invalid-parameter error that
+// names the field.
+func bind(c *gin.Context, req any) error {
+	err := c.ShouldBindWith(req, binding.Form)
+	if err == nil {
+		return nil
+	}
+	var verrs validator.ValidationErrors
+	if errors.As(err, &verrs) && len(verrs) > 0 {
+		return errcode.InvalidParam.WithMsg(describe(verrs[0]))
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return errcode.TooLarge.WithMsg("the request is too large")
+	}
+	var num *strconv.NumError
+	if errors.As(err, &num) {
+		return errcode.InvalidParam.WithMsg(fmt.Sprintf("%q is not a valid number", truncate(num.Num, 32)))
+	}
+	return errcode.InvalidParam.WithMsg("the request parameters could not be read")
+}
+
+func describe(fe validator.FieldError) string {
+	name := fe.Field()
+	switch fe.Tag() {
+	case "required":
+		return name + " is required"
+	case "oneof":
+		return fmt.Sprintf("%s must be one of %s", name, strings.ReplaceAll(fe.Param(), " ", ", "))
+	case "gt", "gte", "min":
+		return fmt.Sprintf("%s must be a positive number", name)
+	default:
+		return name + " is not valid"
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

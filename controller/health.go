@@ -1,0 +1,61 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/tiktok-lite/server/pkg/errcode"
+	"github.com/tiktok-lite/server/pkg/response"
+)
+
+// Check reports whether one dependency answers.
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}
+
+// Health answers the liveness and readiness probes.
+type Health struct {
+	checks []Check
+	log    *zap.Logger
+}
+
+// NewHealth returns the probe controller over checks.
+func NewHealth(log *zap.Logger, checks ...Check) *Health { return &Health{checks: checks, log: log} }
+
+// Alive handles GET /healthz: the process serves requests.
+func (h *Health) Alive(c *gin.Context) {
+	c.JSON(200, gin.H{"status": "ok"})
+}
+
+// Ready handles GET /readyz: every configured dependency answers within a
+// second. 503 lets a load balancer take this instance out of rotation.
+func (h *Health) Ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+	defer cancel()
+	status, ready := map[string]string{}, true
+	for _, chk := range h.checks {
+		if err := chk.Ping(ctx); err != nil {
+			status[chk.Name] = "down"
+			ready = false
+			h.log.Warn("readiness check failed", zap.String("dependency", chk.Name), zap.Error(err))
+			continue
+		}
+		status[chk.Name] = "ok"
+	}
+	code := 200
+	if !ready {
+		code = 503
+	}
+	c.JSON(code, gin.H{"ready": ready, "dependencies": status})
+}
+
+// NotFound answers unknown routes with the not-found envelope and a real
+// 404, so that a typo in a client's base URL is plain to see.
+func (h *Health) NotFound(c *gin.Context) {
+	c.Set(response.CodeKey, errcode.NotFound.Code)
+	c.JSON(404, response.Envelope{StatusCode: errcode.NotFound.Code, StatusMsg: "no such route"})
+}

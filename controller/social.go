@@ -1,0 +1,115 @@
+package controller
+
+import (
+	"context"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/tiktok-lite/server/middleware"
+	"github.com/tiktok-lite/server/pkg/response"
+	"github.com/tiktok-lite/server/service"
+)
+
+// Social serves follows, friends and chat.
+type Social struct {
+	svc *service.Social
+	log *zap.Logger
+}
+
+// NewSocial returns the relation and message controller.
+func NewSocial(svc *service.Social, log *zap.Logger) *Social { return &Social{svc: svc, log: log} }
+
+type relationRequest struct {
+	ToUserID   int64 `form:"to_user_id" binding:"required,gt=0"`
+	ActionType int32 `form:"action_type" binding:"required,oneof=1 2"`
+}
+
+// RelationAction handles POST /douyin/relation/action/.
+func (h *Social) RelationAction(c *gin.Context) {
+	var req relationRequest
+	err := bind(c, &req)
+	if err == nil {
+		ctx, viewer := c.Request.Context(), middleware.ViewerID(c)
+		if req.ActionType == 1 {
+			err = h.svc.Follow(ctx, viewer, req.ToUserID)
+		} else {
+			err = h.svc.Unfollow(ctx, viewer, req.ToUserID)
+		}
+	}
+	response.Write(c, h.log, &response.Envelope{}, err)
+}
+
+type userListResponse struct {
+	response.Envelope
+	UserList []service.User `json:"user_list"`
+}
+
+// FollowList handles GET /douyin/relation/follow/list/.
+func (h *Social) FollowList(c *gin.Context) { h.userList(c, h.svc.FollowList) }
+
+// FollowerList handles GET /douyin/relation/follower/list/.
+func (h *Social) FollowerList(c *gin.Context) { h.userList(c, h.svc.FollowerList) }
+
+func (h *Social) userList(c *gin.Context, list func(ctx context.Context, viewer, userID int64) ([]service.User, error)) {
+	var req listRequest
+	resp := userListResponse{UserList: []service.User{}}
+	err := bind(c, &req)
+	if err == nil {
+		resp.UserList, err = list(c.Request.Context(), middleware.ViewerID(c), req.UserID)
+	}
+	response.Write(c, h.log, &resp, err)
+}
+
+type friendListResponse struct {
+	response.Envelope
+	UserList []service.FriendUser `json:"user_list"`
+}
+
+// FriendList handles GET /douyin/relation/friend/list/.
+func (h *Social) FriendList(c *gin.Context) {
+	var req listRequest
+	resp := friendListResponse{UserList: []service.FriendUser{}}
+	err := bind(c, &req)
+	if err == nil {
+		resp.UserList, err = h.svc.FriendList(c.Request.Context(), middleware.ViewerID(c), req.UserID)
+	}
+	response.Write(c, h.log, &resp, err)
+}
+
+type messageRequest struct {
+	ToUserID   int64  `form:"to_user_id" binding:"required,gt=0"`
+	ActionType int32  `form:"action_type" binding:"required,oneof=1"`
+	Content    string `form:"content"`
+}
+
+// MessageAction handles POST /douyin/message/action/.
+func (h *Social) MessageAction(c *gin.Context) {
+	var req messageRequest
+	err := bind(c, &req)
+	if err == nil {
+		_, err = h.svc.SendMessage(c.Request.Context(), middleware.ViewerID(c), req.ToUserID, req.Content)
+	}
+	response.Write(c, h.log, &response.Envelope{}, err)
+}
+
+type chatRequest struct {
+	ToUserID   int64 `form:"to_user_id" binding:"required,gt=0"`
+	PreMsgTime int64 `form:"pre_msg_time" binding:"omitempty,gte=0"`
+}
+
+type chatResponse struct {
+	response.Envelope
+	MessageList []service.Message `json:"message_list"`
+}
+
+// Chat handles GET /douyin/message/chat/.
+func (h *Social) Chat(c *gin.Context) {
+	var req chatRequest
+	resp := chatResponse{MessageList: []service.Message{}}
+	err := bind(c, &req)
+	if err == nil {
+		resp.MessageList, err = h.svc.Chat(c.Request.Context(), middleware.ViewerID(c), req.ToUserID, req.PreMsgTime)
+	}
+	response.Write(c, h.log, &resp, err)
+}

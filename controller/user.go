@@ -1,0 +1,87 @@
+package controller
+
+import (
+	"context"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/tiktok-lite/server/middleware"
+	"github.com/tiktok-lite/server/pkg/errcode"
+	"github.com/tiktok-lite/server/pkg/response"
+	"github.com/tiktok-lite/server/service"
+)
+
+// User serves register, login and user info.
+type User struct {
+	users *service.Users
+	log   *zap.Logger
+}
+
+// NewUser returns the account controller.
+func NewUser(users *service.Users, log *zap.Logger) *User { return &User{users: users, log: log} }
+
+type credentials struct {
+	Username string `form:"username" binding:"required"`
+	Password string `form:"password" binding:"required"`
+}
+
+// sessionResponse always carries user_id and token, 0 and "" on failure:
+// the official tests read token from a failed register.
+type sessionResponse struct {
+	response.Envelope
+	UserID int64  `json:"user_id"`
+	Token  string `json:"token"`
+}
+
+// Register handles POST /douyin/user/register/.
+func (h *User) Register(c *gin.Context) {
+	h.session(c, h.users.Register)
+}
+
+// Login handles POST /douyin/user/login/.
+func (h *User) Login(c *gin.Context) {
+	h.session(c, h.users.Login)
+}
+
+func (h *User) session(c *gin.Context, act func(ctx context.Context, name, password string) (*service.Session, error)) {
+	var req credentials
+	var resp sessionResponse
+	err := bind(c, &req)
+	if err == nil {
+		var s *service.Session
+		if s, err = act(c.Request.Context(), req.Username, req.Password); err == nil {
+			resp.UserID, resp.Token = s.UserID, s.Token
+		}
+	}
+	response.Write(c, h.log, &resp, err)
+}
+
+type userRequest struct {
+	UserID int64 `form:"user_id" binding:"omitempty,gt=0"`
+}
+
+type userResponse struct {
+	response.Envelope
+	User *service.User `json:"user"`
+}
+
+// Info handles GET /douyin/user/; without user_id it shows the viewer.
+func (h *User) Info(c *gin.Context) {
+	var req userRequest
+	var resp userResponse
+	err := bind(c, &req)
+	if err == nil {
+		viewer := middleware.ViewerID(c)
+		target := req.UserID
+		if target == 0 {
+			target = viewer
+		}
+		if target == 0 {
+			err = errcode.InvalidParam.WithMsg("user_id is required")
+		} else {
+			resp.User, err = h.users.Profile(c.Request.Context(), viewer, target)
+		}
+	}
+	response.Write(c, h.log, &resp, err)
+}
