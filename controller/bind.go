@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -27,7 +28,7 @@ func bind(c *gin.Context, req any) error {
 	}
 	var verrs validator.ValidationErrors
 	if errors.As(err, &verrs) && len(verrs) > 0 {
-		return errcode.InvalidParam.WithMsg(describe(verrs[0]))
+		return errcode.InvalidParam.WithMsg(describe(verrs[0], paramName(req, verrs[0].StructField())))
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -40,8 +41,21 @@ func bind(c *gin.Context, req any) error {
 	return errcode.InvalidParam.WithMsg("the request parameters could not be read")
 }
 
-func describe(fe validator.FieldError) string {
-	name := fe.Field()
+// paramName is the client's name of a request field: its form tag.
+func paramName(req any, field string) string {
+	t := reflect.TypeOf(req)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if f, ok := t.FieldByName(field); ok {
+		if name := f.Tag.Get("form"); name != "" {
+			return name
+		}
+	}
+	return field
+}
+
+func describe(fe validator.FieldError, name string) string {
 	switch fe.Tag() {
 	case "required":
 		return name + " is required"

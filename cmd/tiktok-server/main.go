@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/tiktok-lite/server/cache"
@@ -28,6 +29,7 @@ import (
 	"github.com/tiktok-lite/server/pkg/config"
 	"github.com/tiktok-lite/server/pkg/logger"
 	"github.com/tiktok-lite/server/pkg/media"
+	"github.com/tiktok-lite/server/pkg/mq"
 	"github.com/tiktok-lite/server/pkg/storage"
 	"github.com/tiktok-lite/server/routes"
 	"github.com/tiktok-lite/server/service"
@@ -160,15 +162,21 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		collectors.NewDBStatsCollector(sqlDB, "tiktok"))
 
 	store := model.NewStore(db)
-	reads := cache.NewPassThrough(store)
-	present := service.NewPresenter(mediaStore, publicURL, time.Local)
-	users, err := service.NewUsers(store, reads, present, reads, tokens, passwords)
+	checks := []controller.Check{{Name: "database", Ping: func(ctx context.Context) error { return model.Ping(ctx, db) }}}
+	reads, stopCache, err := buildCache(cfg, store, log, reg)
 	if err != nil {
 		return err
 	}
-	videos := service.NewVideos(store, reads, present, mediaStore, covers, sniff, reads, log)
-	interactions := service.NewInteractions(store, reads, present, reads)
-	social := service.NewSocial(store, reads, present, reads)
+	defer stopCache()
+	checks = append(checks, reads.checks...)
+	present := service.NewPresenter(mediaStore, publicURL, time.Local)
+	users, err := service.NewUsers(store, reads.Cache, present, reads.Cache, tokens, passwords)
+	if err != nil {
+		return err
+	}
+	videos := service.NewVideos(store, reads.Cache, present, mediaStore, covers, sniff, reads.Cache, log)
+	interactions := service.NewInteractions(store, reads.Cache, present, reads.Cache)
+	social := service.NewSocial(store, reads.Cache, present, reads.Cache)
 
 	tmpDir := filepath.Join(cfg.DataDir, "tmp")
 	if cfg.Seed.Demo && cfg.Embedded() {
@@ -198,7 +206,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		Video:          videoCtl,
 		Interaction:    controller.NewInteraction(interactions, log),
 		Social:         controller.NewSocial(social, log),
-		Health:         controller.NewHealth(log, controller.Check{Name: "database", Ping: func(ctx context.Context) error { return model.Ping(ctx, db) }}),
+		Health:         controller.NewHealth(log, checks...),
 		Media:          mediaHandler,
 		Static: controller.NewStatic(map[string][]byte{
 			"avatar.png": media.DefaultAvatar(), "background.png": media.DefaultBackground(), "cover.jpg": media.DefaultCover(),
@@ -246,6 +254,92 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Requests are done; now the deletes they scheduled, then the retry
+	// queue (stopCache, deferred above) flushes what failed.
+	if err := reads.Close(sctx); err != nil {
+		log.Error("pending cache deletes", zap.Error(err))
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// caching is the read layer with what it needs at shutdown and in /readyz.
+type caching struct {
+	*cache.Cache
+	checks []controller.Check
+}
+
+// buildCache returns the Redis cache when Redis is configured, with its
+// failed deletes retried through RabbitMQ when that is configured and in
+// process otherwise; without Redis, a pass-through. The returned stop
+// function ends the retrier and flushes what it still holds.
+func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg prometheus.Registerer) (*caching, func(), error) {
+	if cfg.Redis.Addr == "" {
+		if cfg.RabbitMQ.URL != "" {
+			log.Warn("rabbitmq.url is set but redis.addr is not: there is no cache to invalidate, RabbitMQ is not used")
+		}
+		return &caching{Cache: cache.NewPassThrough(store)}, func() {}, nil
+	}
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs: cfg.Redis.Addrs(), MasterName: cfg.Redis.MasterName,
+		Password: cfg.Redis.Password, DB: cfg.Redis.DB, PoolSize: cfg.Redis.PoolSize,
+		// Short time-outs: a slow Redis must fall back to the database
+		// quickly rather than hold every request.
+		DialTimeout: cfg.Redis.Timeout, ReadTimeout: cfg.Redis.Timeout, WriteTimeout: cfg.Redis.Timeout,
+	})
+	out := &caching{checks: []controller.Check{{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}}
+	bg, cancel := context.WithCancel(context.Background())
+	opts := cache.Options{Prefix: cfg.Redis.Prefix, TTL: cfg.Redis.TTL}
+
+	if cfg.RabbitMQ.URL == "" {
+		local, err := cache.NewLocalRetrier(10000, 8, log, reg)
+		if err != nil {
+			cancel()
+			return nil, nil, err
+		}
+		if out.Cache, err = cache.New(store, rdb, local, log, reg, opts); err != nil {
+			cancel()
+			return nil, nil, err
+		}
+		done := make(chan struct{})
+		go func() { local.Run(bg, out.HandleRetry); close(done) }()
+		return out, func() {
+			cancel()
+			<-done
+			if err := rdb.Close(); err != nil {
+				log.Warn("close redis", zap.Error(err))
+			}
+		}, nil
+	}
+
+	broker, err := mq.New(mq.Config{URL: cfg.RabbitMQ.URL, Name: cfg.RabbitMQ.Queue, Quorum: cfg.RabbitMQ.Quorum}, log, reg)
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("rabbitmq: %w", err)
+	}
+	if out.Cache, err = cache.New(store, rdb, broker, log, reg, opts); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	out.checks = append(out.checks, controller.Check{Name: "rabbitmq", Ping: broker.Ping})
+	ran := make(chan struct{})
+	go func() {
+		if err := broker.Run(bg); err != nil {
+			log.Error("rabbitmq connection manager stopped", zap.Error(err))
+		}
+		close(ran)
+	}()
+	broker.Consume(bg, out.HandleRetry)
+	return out, func() {
+		cancel()
+		<-ran
+		ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		if err := broker.Close(ctx); err != nil {
+			log.Error("rabbitmq close", zap.Error(err))
+		}
+		if err := rdb.Close(); err != nil {
+			log.Warn("close redis", zap.Error(err))
+		}
+	}, nil
 }

@@ -74,16 +74,35 @@ type JWT struct {
 	TTL    time.Duration `mapstructure:"ttl"`
 }
 
-// Redis is the cache; an empty Addr turns the cache off.
+// Redis is the cache; an empty Addr turns the cache off. Addr may list
+// several comma-separated addresses: with MasterName they are Sentinels,
+// without it a Cluster.
 type Redis struct {
-	Addr     string `mapstructure:"addr"`
-	Password string `mapstructure:"password"`
-	DB       int    `mapstructure:"db"`
+	Addr       string        `mapstructure:"addr"`
+	Password   string        `mapstructure:"password"`
+	DB         int           `mapstructure:"db"`
+	MasterName string        `mapstructure:"master_name"`
+	Prefix     string        `mapstructure:"prefix"`
+	PoolSize   int           `mapstructure:"pool_size"`
+	Timeout    time.Duration `mapstructure:"timeout"`
+	TTL        time.Duration `mapstructure:"ttl"`
+}
+
+// Addrs splits Addr.
+func (r Redis) Addrs() []string {
+	var out []string
+	for _, a := range strings.Split(r.Addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // RabbitMQ carries failed cache deletes; an empty URL retries in-process.
 type RabbitMQ struct {
 	URL    string `mapstructure:"url"`
+	Queue  string `mapstructure:"queue"`
 	Quorum bool   `mapstructure:"quorum"`
 }
 
@@ -167,7 +186,13 @@ func defaults() map[string]any {
 		"redis.addr":                    "",
 		"redis.password":                "",
 		"redis.db":                      0,
+		"redis.master_name":             "",
+		"redis.prefix":                  "tiktok:",
+		"redis.pool_size":               0,
+		"redis.timeout":                 "500ms",
+		"redis.ttl":                     "10m",
 		"rabbitmq.url":                  "",
+		"rabbitmq.queue":                "tiktok.cache.delete",
 		"rabbitmq.quorum":               false,
 		"storage.backend":               "local",
 		"storage.local.dir":             "",
@@ -354,6 +379,9 @@ func (c *Config) Validate() error {
 		case len(c.JWT.Secret) < 32:
 			bad("jwt.secret", "must be at least 32 characters")
 		}
+	}
+	if c.Redis.Addr != "" && (c.Redis.Timeout <= 0 || c.Redis.TTL <= 0) {
+		bad("redis.timeout", "redis.timeout and redis.ttl must be positive durations")
 	}
 	if c.JWT.Issuer == "" {
 		bad("jwt.issuer", "must not be empty")

@@ -138,3 +138,17 @@ func (t topology) delayFor(attempt int) string {
 	i := min(max(attempt-1, 0), len(t.delays)-1)
 	return t.delays[i]
 }
+
+// Declared names the exchange and the queues that a Broker with cfg
+// declares, for clean-up by operators' tools and tests.
+func Declared(cfg Config) (exchange string, queues []string, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return "", nil, err
+	}
+	t := newTopology(cfg)
+	for _, q := range t.queues {
+		queues = append(queues, q.name)
+	}
+	return t.exchange, queues, nil
+}

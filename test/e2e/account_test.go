@@ -140,3 +140,17 @@ func TestSecretSurvivesRestart(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestMissingParameterIsNamed(t *testing.T) {
+	s := start(t, "")
+	_, token := s.register(t, "alice", "secret1")
+	r := s.post(t, "/douyin/favorite/action/", url.Values{"token": {token}, "action_type": {"1"}})
+	wantCode(t, "like without video_id", r, 40001)
+	if r.msg() != "video_id is required" {
+		t.Errorf("status_msg = %q, want %q", r.msg(), "video_id is required")
+	}
+	r = s.post(t, "/douyin/favorite/action/", url.Values{"token": {token}, "video_id": {"1"}, "action_type": {"3"}})
+	if r.code() != 40001 || !strings.Contains(r.msg(), "action_type") {
+		t.Errorf("bad action_type: %d %q, want 40001 naming action_type", r.code(), r.msg())
+	}
+}

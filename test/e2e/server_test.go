@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiktok-lite/server/pkg/mq"
 	"github.com/tiktok-lite/server/test/testenv"
 )
 
@@ -75,7 +76,25 @@ func mysqlStack() stack {
 	}}
 }
 
-func stacks() []stack { return []stack{embedded(), mysqlStack()} }
+// fullStack is MySQL, Redis under a fresh key prefix and RabbitMQ with its
+// own queue names.
+func fullStack() stack {
+	return stack{"fullstack", func(t *testing.T) []string {
+		env := mysqlStack().env(t)
+		suffix := testenv.RandomSuffix()
+		amqpURL := testenv.AMQPURL(t)
+		// Cleanup runs after the server's own (it was registered first).
+		t.Cleanup(func() { testenv.DeleteBrokerTopology(t, mq.Config{URL: amqpURL, Name: "e2e.cache." + suffix}) })
+		return append(env,
+			"TIKTOK_REDIS_ADDR="+testenv.RedisAddr(t),
+			"TIKTOK_REDIS_PREFIX=e2e:"+suffix+":",
+			"TIKTOK_RABBITMQ_URL="+amqpURL,
+			"TIKTOK_RABBITMQ_QUEUE=e2e.cache."+suffix,
+		)
+	}}
+}
+
+func stacks() []stack { return []stack{embedded(), mysqlStack(), fullStack()} }
 
 // start runs the binary with a fresh data directory and waits for /healthz.
 func start(t *testing.T, dataDir string, env ...string) *server {

@@ -18,11 +18,13 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 
 	"github.com/tiktok-lite/server/model"
 	"github.com/tiktok-lite/server/pkg/config"
+	"github.com/tiktok-lite/server/pkg/mq"
 )
 
 // Unavailable skips t, or fails it under CI=true.
@@ -110,7 +112,12 @@ func SQLiteConfig(t testing.TB) config.Database {
 
 // MySQLConfig points at a fresh MySQL database.
 func MySQLConfig(t testing.TB) config.Database {
-	return config.Database{Driver: "mysql", DSN: MySQLDatabase(t), MaxOpenConns: 60, MaxIdleConns: 30, ConnMaxLifetime: time.Minute}
+	return MySQLConfigFor(MySQLDatabase(t))
+}
+
+// MySQLConfigFor points at the database of dsn.
+func MySQLConfigFor(dsn string) config.Database {
+	return config.Database{Driver: "mysql", DSN: dsn, MaxOpenConns: 60, MaxIdleConns: 30, ConnMaxLifetime: time.Minute}
 }
 
 // OpenDB opens and migrates the backend's database.
@@ -160,4 +167,35 @@ func reachable(t testing.TB, what, addr string) {
 		return
 	}
 	conn.Close()
+}
+
+// DeleteBrokerTopology removes the exchange and queues a broker with cfg
+// declared; tests call it in Cleanup so runs leave the broker as found.
+func DeleteBrokerTopology(t testing.TB, cfg mq.Config) {
+	t.Helper()
+	exchange, queues, err := mq.Declared(cfg)
+	if err != nil {
+		t.Errorf("broker topology: %v", err)
+		return
+	}
+	conn, err := amqp.Dial(cfg.URL)
+	if err != nil {
+		t.Errorf("clean rabbitmq: %v", err)
+		return
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Errorf("clean rabbitmq: %v", err)
+		return
+	}
+	for _, q := range queues {
+		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+			t.Errorf("delete queue %s: %v", q, err)
+			return
+		}
+	}
+	if err := ch.ExchangeDelete(exchange, false, false); err != nil {
+		t.Errorf("delete exchange %s: %v", exchange, err)
+	}
 }

@@ -1,0 +1,480 @@
+package cache_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"gorm.io/gorm"
+
+	"github.com/tiktok-lite/server/cache"
+	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/auth"
+	"github.com/tiktok-lite/server/pkg/media"
+	"github.com/tiktok-lite/server/pkg/mq"
+	"github.com/tiktok-lite/server/pkg/storage"
+	"github.com/tiktok-lite/server/service"
+	"github.com/tiktok-lite/server/test/tcpproxy"
+	"github.com/tiktok-lite/server/test/testenv"
+)
+
+// counters count what reached MySQL and Redis.
+type counters struct {
+	sql   atomic.Int64
+	redis atomic.Int64 // round trips: one per command or pipeline
+}
+
+func (c *counters) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *counters) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.redis.Add(1); return next(ctx, cmd) }
+}
+func (c *counters) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.redis.Add(1); return next(ctx, cmds) }
+}
+
+func countSQL(t *testing.T, db *gorm.DB, n *atomic.Int64) {
+	inc := func(*gorm.DB) { n.Add(1) }
+	cb := db.Callback()
+	for name, err := range map[string]error{
+		"query":  cb.Query().After("gorm:query").Register("test:count", inc),
+		"row":    cb.Row().After("gorm:row").Register("test:count", inc),
+		"raw":    cb.Raw().After("gorm:raw").Register("test:count", inc),
+		"create": cb.Create().After("gorm:create").Register("test:count", inc),
+		"update": cb.Update().After("gorm:update").Register("test:count", inc),
+		"delete": cb.Delete().After("gorm:delete").Register("test:count", inc),
+	} {
+		if err != nil {
+			t.Fatalf("register %s callback: %v", name, err)
+		}
+	}
+}
+
+// node is one server's worth of layers over shared MySQL, Redis and RabbitMQ.
+type node struct {
+	db      *gorm.DB
+	store   *model.Store
+	cache   *cache.Cache
+	broker  *mq.Broker
+	rdb     *redis.Client
+	users   *service.Users
+	videos  *service.Videos
+	inter   *service.Interactions
+	social  *service.Social
+	count   *counters
+	dir     string
+	handled atomic.Int64 // retry messages handled successfully
+}
+
+type nodeOpts struct {
+	dsn, redisAddr, amqpURL, prefix, queue string
+}
+
+func newNode(t *testing.T, o nodeOpts) *node {
+	t.Helper()
+	db, err := model.Open(testenv.MySQLConfigFor(o.dsn), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { model.Close(db) })
+	if err := model.Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{db: db, store: model.NewStore(db), count: &counters{}, dir: t.TempDir()}
+	countSQL(t, db, &n.count.sql)
+	n.rdb = redis.NewClient(&redis.Options{Addr: o.redisAddr, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	n.rdb.AddHook(n.count)
+	t.Cleanup(func() { n.rdb.Close() })
+
+	n.broker, err = mq.New(mq.Config{URL: o.amqpURL, Name: o.queue, MaxAttempts: 50,
+		RetryDelays: retryDelays}, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cache, err = cache.New(n.store, n.rdb, n.broker, zap.NewNop(), nil, cache.Options{
+		Prefix: o.prefix, SecondDelete: 100 * time.Millisecond, DownFor: 50 * time.Millisecond, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { n.broker.Run(ctx); close(ran) }()
+	n.broker.Consume(ctx, func(ctx context.Context, body []byte) error {
+		err := n.cache.HandleRetry(ctx, body)
+		if err == nil {
+			n.handled.Add(1)
+		}
+		return err
+	})
+	t.Cleanup(func() {
+		closeCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		if err := n.cache.Close(closeCtx); err != nil {
+			t.Errorf("cache close: %v", err)
+		}
+		cancel()
+		<-ran
+		if err := n.broker.Close(closeCtx); err != nil {
+			t.Errorf("broker close: %v", err)
+		}
+	})
+
+	local, err := storage.NewLocal(filepath.Join(n.dir, "media"), "http://media.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.NewTokens(strings.Repeat("k", 32), "test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	present := service.NewPresenter(local, "http://server.test", time.UTC)
+	if n.users, err = service.NewUsers(n.store, n.cache, present, n.cache, tokens, auth.NewPasswords(4)); err != nil {
+		t.Fatal(err)
+	}
+	sniff := func(h []byte) (string, string, bool) { k, ok := media.Sniff(h); return k.ContentType, k.Ext, ok }
+	n.videos = service.NewVideos(n.store, n.cache, present, local, nil, sniff, n.cache, zap.NewNop())
+	n.inter = service.NewInteractions(n.store, n.cache, present, n.cache)
+	n.social = service.NewSocial(n.store, n.cache, present, n.cache)
+	return n
+}
+
+// retryDelays are short so that the fault tests heal within seconds.
+var retryDelays = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
+
+// fixture is one MySQL database, Redis prefix and queue for a test.
+func fixture(t *testing.T) nodeOpts {
+	suffix := testenv.RandomSuffix()
+	o := nodeOpts{
+		dsn:       testenv.MySQLDatabase(t),
+		redisAddr: testenv.RedisAddr(t),
+		amqpURL:   testenv.AMQPURL(t),
+		prefix:    "test:" + suffix + ":",
+		queue:     "test.cache." + suffix,
+	}
+	t.Cleanup(func() {
+		cleanRedis(t, o.redisAddr, o.prefix)
+		testenv.DeleteBrokerTopology(t, mq.Config{URL: o.amqpURL, Name: o.queue, RetryDelays: retryDelays})
+	})
+	return o
+}
+
+func cleanRedis(t *testing.T, addr, prefix string) {
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		rdb.Del(ctx, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("clean redis: %v", err)
+	}
+}
+
+// world is a small data set: users, videos, likes, follows and comments.
+type world struct {
+	users  []int64
+	videos []*model.Video
+}
+
+func seed(t *testing.T, n *node) world {
+	t.Helper()
+	ctx := context.Background()
+	var w world
+	for i := 0; i < 5; i++ {
+		s, err := n.users.Register(ctx, fmt.Sprintf("user%d", i), "secret1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.users = append(w.users, s.UserID)
+	}
+	path := filepath.Join(n.dir, "clip.mp4")
+	if err := os.WriteFile(path, media.SampleVideo(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6; i++ {
+		v, err := n.videos.Publish(ctx, w.users[i%3], fmt.Sprintf("clip %d", i), service.Upload{Path: path, Size: int64(len(media.SampleVideo()))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.videos = append(w.videos, v)
+	}
+	must(t, n.inter.Like(ctx, w.users[3], w.videos[0].ID))
+	must(t, n.inter.Like(ctx, w.users[3], w.videos[4].ID))
+	must(t, n.social.Follow(ctx, w.users[3], w.users[0]))
+	must(t, n.social.Follow(ctx, w.users[0], w.users[3]))
+	if _, err := n.inter.AddComment(ctx, w.users[4], w.videos[0].ID, "nice"); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot is every read a client makes, as viewer sees it.
+type snapshot struct {
+	Feed      *service.FeedPage
+	Profiles  []*service.User
+	Published [][]service.Video
+	Favorites [][]service.Video
+	Comments  [][]service.Comment
+	Following [][]service.User
+	Followers [][]service.User
+	Friends   []service.FriendUser
+}
+
+func read(t *testing.T, n *node, w world, viewer int64) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	var s snapshot
+	var err error
+	if s.Feed, err = n.videos.Feed(ctx, viewer, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.Feed.NextTime = 0 // "now" when empty; not a cached value
+	for _, id := range w.users {
+		p, err := n.users.Profile(ctx, viewer, id)
+		must(t, err)
+		s.Profiles = append(s.Profiles, p)
+		pub, err := n.videos.PublishList(ctx, viewer, id)
+		must(t, err)
+		s.Published = append(s.Published, pub)
+		fav, err := n.inter.FavoriteList(ctx, viewer, id)
+		must(t, err)
+		s.Favorites = append(s.Favorites, fav)
+		fl, err := n.social.FollowList(ctx, viewer, id)
+		must(t, err)
+		s.Following = append(s.Following, fl)
+		fr, err := n.social.FollowerList(ctx, viewer, id)
+		must(t, err)
+		s.Followers = append(s.Followers, fr)
+	}
+	for _, v := range w.videos {
+		cl, err := n.inter.CommentList(ctx, viewer, v.ID)
+		must(t, err)
+		s.Comments = append(s.Comments, cl)
+	}
+	if viewer != 0 {
+		if s.Friends, err = n.social.FriendList(ctx, viewer, viewer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// truth is the same reads straight from the database.
+func truth(t *testing.T, n *node, w world, viewer int64) snapshot {
+	t.Helper()
+	direct := &node{store: n.store, dir: n.dir}
+	pass := cache.NewPassThrough(n.store)
+	present := service.NewPresenter(mustLocal(t, n.dir), "http://server.test", time.UTC)
+	tokens, _ := auth.NewTokens(strings.Repeat("k", 32), "test", time.Hour)
+	var err error
+	if direct.users, err = service.NewUsers(n.store, pass, present, pass, tokens, auth.NewPasswords(4)); err != nil {
+		t.Fatal(err)
+	}
+	sniff := func(h []byte) (string, string, bool) { k, ok := media.Sniff(h); return k.ContentType, k.Ext, ok }
+	direct.videos = service.NewVideos(n.store, pass, present, mustLocal(t, n.dir), nil, sniff, pass, zap.NewNop())
+	direct.inter = service.NewInteractions(n.store, pass, present, pass)
+	direct.social = service.NewSocial(n.store, pass, present, pass)
+	return read(t, direct, w, viewer)
+}
+
+func mustLocal(t *testing.T, dir string) *storage.Local {
+	l, err := storage.NewLocal(filepath.Join(dir, "media"), "http://media.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// fresh fails t unless every cached read equals the database's answer, for
+// a guest and for every user.
+func fresh(t *testing.T, n *node, w world) {
+	t.Helper()
+	for _, viewer := range append([]int64{0}, w.users...) {
+		got, want := read(t, n, w, viewer), truth(t, n, w, viewer)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("viewer %d sees stale data:\n got %+v\nwant %+v", viewer, got, want)
+		}
+	}
+}
+
+func TestWarmReadsRunNoSQL(t *testing.T) {
+	o := fixture(t)
+	n := newNode(t, o)
+	w := seed(t, n)
+	ctx := context.Background()
+	viewer := w.users[3]
+	time.Sleep(300 * time.Millisecond) // let the second deletes of the seed pass
+
+	for _, tt := range []struct {
+		name     string
+		maxRedis int64
+		read     func() error
+	}{
+		{"feed", 2, func() error { _, err := n.videos.Feed(ctx, viewer, 0); return err }},
+		{"user info", 1, func() error { _, err := n.users.Profile(ctx, viewer, w.users[0]); return err }},
+		{"publish list", 2, func() error { _, err := n.videos.PublishList(ctx, viewer, w.users[0]); return err }},
+		{"favorite list", 2, func() error { _, err := n.inter.FavoriteList(ctx, viewer, viewer); return err }},
+		{"comment list", 2, func() error { _, err := n.inter.CommentList(ctx, viewer, w.videos[0].ID); return err }},
+		{"follower list", 2, func() error { _, err := n.social.FollowerList(ctx, viewer, w.users[0]); return err }},
+	} {
+		must(t, tt.read()) // warm it
+		n.count.sql.Store(0)
+		n.count.redis.Store(0)
+		must(t, tt.read())
+		if got := n.count.sql.Load(); got != 0 {
+			t.Errorf("warm %s ran %d SQL statements, want 0", tt.name, got)
+		}
+		if got := n.count.redis.Load(); got < 1 || got > tt.maxRedis {
+			t.Errorf("warm %s took %d Redis round trips, want 1..%d", tt.name, got, tt.maxRedis)
+		}
+	}
+
+	// An id that does not exist is cached as absent: probing it again
+	// does not reach MySQL.
+	if _, err := n.users.Profile(ctx, 0, 424242); err == nil {
+		t.Fatal("profile of unknown id succeeded")
+	}
+	n.count.sql.Store(0)
+	for i := 0; i < 5; i++ {
+		if _, err := n.users.Profile(ctx, 0, 424242); err == nil {
+			t.Fatal("profile of unknown id succeeded")
+		}
+	}
+	if got := n.count.sql.Load(); got != 0 {
+		t.Errorf("probing an absent id ran %d SQL statements, want 0", got)
+	}
+	// Registering that id later must not be hidden by the marker.
+	fresh(t, n, w)
+}
+
+func TestEveryWriteIsVisibleAtOnce(t *testing.T) {
+	o := fixture(t)
+	n := newNode(t, o)
+	w := seed(t, n)
+	ctx := context.Background()
+	a, b, c := w.users[1], w.users[2], w.users[4]
+	fresh(t, n, w) // warm every key
+
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"like", func() error { return n.inter.Like(ctx, a, w.videos[2].ID) }},
+		{"like again", func() error { return n.inter.Like(ctx, a, w.videos[2].ID) }},
+		{"unlike", func() error { return n.inter.Unlike(ctx, w.users[3], w.videos[0].ID) }},
+		{"comment", func() error { _, err := n.inter.AddComment(ctx, b, w.videos[2].ID, "hello"); return err }},
+		{"follow", func() error { return n.social.Follow(ctx, a, b) }},
+		{"follow back", func() error { return n.social.Follow(ctx, b, a) }},
+		{"unfollow", func() error { return n.social.Unfollow(ctx, w.users[0], w.users[3]) }},
+		{"publish", func() error {
+			path := filepath.Join(n.dir, "clip.mp4")
+			_, err := n.videos.Publish(ctx, c, "new one", service.Upload{Path: path, Size: int64(len(media.SampleVideo()))})
+			return err
+		}},
+	}
+	for _, st := range steps {
+		must(t, st.do())
+		// The very next read, of the writer and of everyone else.
+		fresh(t, n, w)
+	}
+}
+
+func TestRedisCutFallsBackAndHealsThroughRabbitMQ(t *testing.T) {
+	o := fixture(t)
+	proxy := tcpproxy.Start(t, o.redisAddr)
+	o.redisAddr = proxy.Addr()
+	n := newNode(t, o)
+	w := seed(t, n)
+	ctx := context.Background()
+	time.Sleep(300 * time.Millisecond)
+	fresh(t, n, w) // every key cached
+
+	proxy.Cut()
+	must(t, n.inter.Like(ctx, w.users[1], w.videos[1].ID))
+	must(t, n.social.Follow(ctx, w.users[2], w.users[1]))
+	if _, err := n.inter.AddComment(ctx, w.users[1], w.videos[1].ID, "while redis was away"); err != nil {
+		t.Fatal(err)
+	}
+	// Reads keep working, from MySQL, and see the writes.
+	fresh(t, n, w)
+	if n.handled.Load() != 0 {
+		t.Fatalf("%d retried deletes succeeded while Redis was cut", n.handled.Load())
+	}
+
+	proxy.Restore()
+	deadline := time.Now().Add(15 * time.Second)
+	for n.handled.Load() == 0 || n.broker.Pending() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("retried deletes did not land: handled %d, pending %d", n.handled.Load(), n.broker.Pending())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Let every queued retry finish, then Redis must hold nothing stale.
+	time.Sleep(time.Second)
+	fresh(t, n, w)
+}
+
+func TestRabbitMQCutBuffersDeletes(t *testing.T) {
+	o := fixture(t)
+	redisProxy := tcpproxy.Start(t, o.redisAddr)
+	amqpProxy := tcpproxy.Start(t, strings.TrimSuffix(strings.SplitN(o.amqpURL, "@", 2)[1], "/"))
+	o.redisAddr = redisProxy.Addr()
+	o.amqpURL = "amqp://guest:guest@" + amqpProxy.Addr() + "/"
+	n := newNode(t, o)
+	w := seed(t, n)
+	ctx := context.Background()
+	time.Sleep(300 * time.Millisecond)
+	fresh(t, n, w)
+
+	amqpProxy.Cut()
+	redisProxy.Cut()
+	must(t, n.inter.Like(ctx, w.users[2], w.videos[3].ID))
+	must(t, n.social.Follow(ctx, w.users[4], w.users[2]))
+	deadline := time.Now().Add(5 * time.Second)
+	for n.broker.Pending() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("failed deletes were not buffered while RabbitMQ was cut")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fresh(t, n, w) // from MySQL meanwhile
+
+	amqpProxy.Restore()
+	redisProxy.Restore()
+	deadline = time.Now().Add(20 * time.Second)
+	for n.broker.Pending() > 0 || n.handled.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("buffered deletes did not land: pending %d handled %d", n.broker.Pending(), n.handled.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	fresh(t, n, w)
+}
+
+func TestTwoInstancesShareRedis(t *testing.T) {
+	o := fixture(t)
+	one, two := newNode(t, o), newNode(t, o)
+	w := seed(t, one)
+	ctx := context.Background()
+	fresh(t, two, w) // two caches everything
+	must(t, one.inter.Like(ctx, w.users[0], w.videos[5].ID))
+	must(t, one.social.Follow(ctx, w.users[1], w.users[4]))
+	fresh(t, two, w) // and sees one's writes at once
+}

@@ -1,0 +1,132 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tiktok-lite/server/model"
+)
+
+// The services tell the cache what a commit changed; these methods know
+// which keys that makes stale.
+
+// UserCreated drops the "absent" marker a probe may have left for the id.
+func (c *Cache) UserCreated(ctx context.Context, userID int64) {
+	c.invalidate(ctx, c.k.user(userID))
+}
+
+// VideoPublished drops the timeline, the author's list and counters, and
+// any "absent" marker for the new id.
+func (c *Cache) VideoPublished(ctx context.Context, v *model.Video) {
+	c.invalidate(ctx, c.k.video(v.ID), c.k.timeline(), c.k.published(v.AuthorID), c.k.user(v.AuthorID))
+}
+
+// LikeChanged drops the video's and both users' counters and the liker's
+// lists and membership set.
+func (c *Cache) LikeChanged(ctx context.Context, userID int64, v *model.Video) {
+	c.invalidate(ctx, c.k.video(v.ID), c.k.user(userID), c.k.user(v.AuthorID), c.k.likes(userID), c.k.favorites(userID))
+}
+
+// CommentsChanged drops the video's comment list and count.
+func (c *Cache) CommentsChanged(ctx context.Context, videoID int64) {
+	c.invalidate(ctx, c.k.comments(videoID), c.k.video(videoID))
+}
+
+// FollowChanged drops both users' counters, lists and membership.
+func (c *Cache) FollowChanged(ctx context.Context, userID, toUserID int64) {
+	c.invalidate(ctx, c.k.user(userID), c.k.user(toUserID), c.k.follows(userID),
+		c.k.following(userID), c.k.followers(toUserID), c.k.friends(userID), c.k.friends(toUserID))
+}
+
+// invalidate deletes keys now and again after SecondDelete: a reader that
+// loaded the old row before the commit may write it back just after the
+// first delete, and the second one removes it. A delete that fails goes to
+// the retrier.
+func (c *Cache) invalidate(ctx context.Context, keys ...string) {
+	if c.rdb == nil {
+		return
+	}
+	// The request may end right after this; the deletes must not.
+	ctx = context.WithoutCancel(ctx)
+	c.deleteOrRetry(ctx, keys)
+	if c.closed.Load() {
+		return
+	}
+	c.pending.Add(1)
+	time.AfterFunc(c.opt.SecondDelete, func() {
+		defer c.pending.Done()
+		c.deleteOrRetry(ctx, keys)
+	})
+}
+
+func (c *Cache) deleteOrRetry(ctx context.Context, keys []string) {
+	err := errRedisCoolingDown
+	if c.usable() {
+		err = c.Delete(ctx, keys)
+	}
+	if err == nil {
+		return
+	}
+	c.m.deleteRetries.Inc()
+	body, merr := json.Marshal(keys)
+	if merr != nil {
+		c.log.Error("encode keys to retry", zap.Error(merr))
+		return
+	}
+	if perr := c.retrier.Publish(ctx, body); perr != nil {
+		// Nothing more can be done here; the TTL bounds the staleness.
+		c.m.deleteLost.Inc()
+		c.log.Error("cache delete lost: retry queue refused it", zap.Strings("keys", keys), zap.Error(perr), zap.NamedError("delete_error", err))
+	}
+}
+
+var errRedisCoolingDown = errors.New("redis cooling down after an error")
+
+// Delete removes keys, one DEL each in a pipeline so that it also works on
+// Redis Cluster, where one DEL may not span hash slots.
+func (c *Cache) Delete(ctx context.Context, keys []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	pipe := c.rdb.Pipeline()
+	for _, k := range keys {
+		pipe.Del(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		c.failed(err)
+		return fmt.Errorf("delete %d keys: %w", len(keys), err)
+	}
+	c.m.deletes.Add(float64(len(keys)))
+	return nil
+}
+
+// HandleRetry is the retrier's handler: it deletes the keys of one failed
+// delete and returns an error to be retried later. Deleting is idempotent,
+// so a message delivered twice does no harm.
+func (c *Cache) HandleRetry(ctx context.Context, body []byte) error {
+	var keys []string
+	if err := json.Unmarshal(body, &keys); err != nil {
+		// Retrying cannot fix a malformed message; drop it loudly.
+		c.log.Error("malformed cache retry message dropped", zap.ByteString("body", body), zap.Error(err))
+		return nil
+	}
+	return c.Delete(ctx, keys)
+}
+
+// Close waits for the scheduled second deletes (bounded by ctx) so that
+// none is lost at shutdown; later invalidations only delete once.
+func (c *Cache) Close(ctx context.Context) error {
+	c.closed.Store(true)
+	done := make(chan struct{})
+	go func() { c.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("cache: second deletes still pending: %w", ctx.Err())
+	}
+}
