@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: run build test vet fmt lint release clean
+.PHONY: run build test vet fmt release clean postman postman-fullstack
 
 ## run: serve on the embedded default (SQLite, local media) at :8080
 run:
@@ -28,6 +28,15 @@ vet:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+## postman: the Postman collection (newman) against a fresh embedded server, twice
+postman:
+	test/postman/run.sh
+
+## postman-fullstack: the same against MySQL, Redis and RabbitMQ (a fresh
+## database and key prefix on the local services, or TIKTOK_TEST_* addresses)
+postman-fullstack:
+	test/postman/fullstack.sh
 
 ## release: static binaries for linux/amd64 and linux/arm64 in dist/
 release:
