@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: run build test vet fmt release clean postman postman-fullstack
+.PHONY: run build test vet fmt release clean postman postman-fullstack e2e-web
 
 ## run: serve on the embedded default (SQLite, local media) at :8080
 run:
@@ -37,6 +37,10 @@ postman:
 ## database and key prefix on the local services, or TIKTOK_TEST_* addresses)
 postman-fullstack:
 	test/postman/fullstack.sh
+
+## e2e-web: the web client driven in headless Chromium (Playwright)
+e2e-web:
+	bash test/web/run.sh
 
 ## release: static binaries for linux/amd64 and linux/arm64 in dist/
 release:

@@ -31,6 +31,7 @@ import (
 	"github.com/tiktok-lite/server/pkg/media"
 	"github.com/tiktok-lite/server/pkg/mq"
 	"github.com/tiktok-lite/server/pkg/storage"
+	"github.com/tiktok-lite/server/pkg/webui"
 	"github.com/tiktok-lite/server/routes"
 	"github.com/tiktok-lite/server/service"
 )
@@ -208,6 +209,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		Social:         controller.NewSocial(social, log),
 		Health:         controller.NewHealth(log, checks...),
 		Media:          mediaHandler,
+		Web:            webui.Handler(publicURL, cfg.Storage.OSS.PublicURL),
 		Static: controller.NewStatic(map[string][]byte{
 			"avatar.png": media.DefaultAvatar(), "background.png": media.DefaultBackground(), "cover.jpg": media.DefaultCover(),
 		}),

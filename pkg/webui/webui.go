@@ -1,0 +1,128 @@
+// Package webui serves the web client: a small single-page app of plain
+// HTML, CSS and JavaScript modules, embedded in the binary, that speaks to
+// the server through the public /douyin/ API only, like the phone app.
+//
+// index.html is served at "/" and every other file under "/web/".
+package webui
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// assets holds the client files. go:embed can only fill a package-level
+// variable; it is read-only, so it carries no state between requests.
+//
+//go:embed assets
+var assets embed.FS
+
+// contentType names the only kinds of file served; anything else under
+// assets/ stays private, and the browser never has to guess a type.
+func contentType(ext string) (string, bool) {
+	switch ext {
+	case ".html":
+		return "text/html; charset=utf-8", true
+	case ".css":
+		return "text/css; charset=utf-8", true
+	case ".js":
+		return "text/javascript; charset=utf-8", true
+	case ".svg":
+		return "image/svg+xml", true
+	case ".png":
+		return "image/png", true
+	}
+	return "", false
+}
+
+// Handler serves the web client. mediaOrigins are extra origins (such as
+// "https://cdn.example.com") the videos, covers and avatars may be loaded
+// from, for when the API's media URLs do not point at the page's own
+// origin (OSS, or a configured public URL); malformed ones are ignored.
+func Handler(mediaOrigins ...string) http.Handler {
+	return &handler{csp: policy(mediaOrigins)}
+}
+
+type handler struct {
+	csp string
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, ok := fileName(r.URL.Path)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	ctype, ok := contentType(path.Ext(name))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	data, err := fs.ReadFile(assets, "assets/"+name)
+	if err != nil {
+		// Missing files and directories alike are simply not there.
+		http.NotFound(w, r)
+		return
+	}
+	sum := sha256.Sum256(data)
+	hd := w.Header()
+	hd.Set("Content-Type", ctype)
+	// The file names carry no version, so every load revalidates; the ETag
+	// keeps that to a 304 when nothing changed.
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("ETag", `"`+hex.EncodeToString(sum[:12])+`"`)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Content-Security-Policy", h.csp)
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(data))
+}
+
+// fileName maps a request path to a file under assets/: "/" is the page,
+// "/web/x" is x. It refuses anything that would climb out of the folder.
+func fileName(p string) (string, bool) {
+	if p == "/" || p == "" {
+		return "index.html", true
+	}
+	rest, ok := strings.CutPrefix(p, "/web/")
+	if !ok || rest == "" || strings.HasSuffix(rest, "/") {
+		return "", false
+	}
+	clean := path.Clean(rest)
+	if clean != rest || !fs.ValidPath(clean) {
+		return "", false
+	}
+	return clean, true
+}
+
+// policy builds the Content-Security-Policy: scripts, styles and API calls
+// from this origin only; media and images also from the given origins and
+// from blob: (the upload preview) and data:.
+func policy(mediaOrigins []string) string {
+	extra := ""
+	for _, o := range mediaOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			continue
+		}
+		extra += " " + u.Scheme + "://" + u.Host
+	}
+	return strings.Join([]string{
+		"default-src 'self'",
+		"script-src 'self'",
+		"style-src 'self'",
+		"connect-src 'self'",
+		"media-src 'self' blob:" + extra,
+		"img-src 'self' data: blob:" + extra,
+		"object-src 'none'",
+		"base-uri 'none'",
+		"form-action 'self'",
+		"frame-ancestors 'none'",
+	}, "; ")
+}
