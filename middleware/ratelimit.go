@@ -1,17 +1,25 @@
 package middleware
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
 	"github.com/tiktok-lite/server/pkg/errcode"
 	"github.com/tiktok-lite/server/pkg/response"
 )
+
+// RateLimiter decides whether key may make one more request now.
+type RateLimiter interface {
+	Allow(ctx context.Context, key string) (bool, error)
+}
 
 // Limiter allows each key a number of requests per minute with a burst of
 // the same size, in this process.
@@ -34,7 +42,7 @@ func NewLimiter(perMinute int) *Limiter {
 }
 
 // Allow reports whether key may make one more request now.
-func (l *Limiter) Allow(key string) bool {
+func (l *Limiter) Allow(_ context.Context, key string) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -54,27 +62,65 @@ func (l *Limiter) Allow(key string) bool {
 		l.buckets[key] = b
 	}
 	b.seen = now
-	return b.lim.AllowN(now, 1)
+	return b.lim.AllowN(now, 1), nil
+}
+
+// RedisLimiter is the same limit kept in Redis (GCRA, redis_rate), so that
+// it holds across every instance behind the load balancer.
+type RedisLimiter struct {
+	lim    *redis_rate.Limiter
+	limit  redis_rate.Limit
+	prefix string
+}
+
+// NewRedisLimiter allows perMinute requests a minute per key across all
+// instances sharing rdb.
+func NewRedisLimiter(rdb redis.UniversalClient, prefix string, perMinute int) *RedisLimiter {
+	return &RedisLimiter{lim: redis_rate.NewLimiter(rdb), limit: redis_rate.PerMinute(perMinute), prefix: prefix}
+}
+
+// Allow reports whether key may make one more request now.
+func (l *RedisLimiter) Allow(ctx context.Context, key string) (bool, error) {
+	res, err := l.lim.Allow(ctx, l.prefix+key, l.limit)
+	if err != nil {
+		return false, err
+	}
+	return res.Allowed > 0, nil
+}
+
+func limitBy(l RateLimiter, log *zap.Logger, key func(*gin.Context) string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		k := key(c)
+		if k == "" {
+			c.Next()
+			return
+		}
+		ok, err := l.Allow(c.Request.Context(), k)
+		if err != nil {
+			// A limiter that cannot answer lets the request through: the
+			// limits guard against abuse, the app must not stop with them.
+			log.Warn("rate limiter unavailable, allowing", zap.Error(err))
+			ok = true
+		}
+		if !ok {
+			response.Fail(c, log, errcode.TooManyRequests)
+			return
+		}
+		c.Next()
+	}
 }
 
 // PerIP limits by client address (register and login: password guessing).
-func PerIP(l *Limiter, log *zap.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if !l.Allow("ip:" + c.ClientIP()) {
-			response.Fail(c, log, errcode.TooManyRequests)
-			return
-		}
-		c.Next()
-	}
+func PerIP(l RateLimiter, log *zap.Logger) gin.HandlerFunc {
+	return limitBy(l, log, func(c *gin.Context) string { return "ip:" + c.ClientIP() })
 }
 
 // PerUser limits by authenticated user; it runs after authentication.
-func PerUser(l *Limiter, log *zap.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if id := ViewerID(c); id != 0 && !l.Allow("user:"+strconv.FormatInt(id, 10)) {
-			response.Fail(c, log, errcode.TooManyRequests)
-			return
+func PerUser(l RateLimiter, log *zap.Logger) gin.HandlerFunc {
+	return limitBy(l, log, func(c *gin.Context) string {
+		if id := ViewerID(c); id != 0 {
+			return "user:" + strconv.FormatInt(id, 10)
 		}
-		c.Next()
-	}
+		return ""
+	})
 }

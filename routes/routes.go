@@ -5,6 +5,7 @@ package routes
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
@@ -19,9 +20,11 @@ type Deps struct {
 	TrustedProxies []string // whose X-Forwarded-For ClientIP believes
 	Auth           *middleware.Auth
 	Metrics        *middleware.HTTPMetrics // nil: no request metrics
-	AuthLimit      *middleware.Limiter     // nil: register/login unlimited
-	WriteLimit     *middleware.Limiter     // nil: writes unlimited
+	AuthLimit      middleware.RateLimiter  // nil: register/login unlimited
+	WriteLimit     middleware.RateLimiter  // nil: writes unlimited
 	MaxBodyBytes   int64
+	RequestTimeout time.Duration // deadline of every route but publish
+	UploadTimeout  time.Duration // deadline of publish
 
 	User        *controller.User
 	Video       *controller.Video
@@ -71,29 +74,33 @@ func New(d Deps) (*gin.Engine, error) {
 		r.GET("/web/*file", gin.WrapH(d.Web))
 	}
 
-	body := middleware.MaxBody(d.MaxBodyBytes)
 	guest, user := d.Auth.Optional(), d.Auth.Required()
 	authLimit, writeLimit := limit(d.AuthLimit, middleware.PerIP, d.Log), limit(d.WriteLimit, middleware.PerUser, d.Log)
+	// Every route but publish gets a bounded body and a short deadline;
+	// publish streams its own body, checks its own token (it may sit in the
+	// multipart form, after the file) and gets the upload's time.
+	maxBody, deadline := middleware.MaxBody(d.MaxBodyBytes), middleware.Deadline(d.RequestTimeout)
+	bounded := func(h ...gin.HandlerFunc) []gin.HandlerFunc {
+		return append([]gin.HandlerFunc{maxBody, deadline}, h...)
+	}
 
 	api := r.Group("/douyin")
-	both(api, http.MethodGet, "/feed", body, guest, d.Video.Feed)
-	both(api, http.MethodPost, "/user/register", body, authLimit, d.User.Register)
-	both(api, http.MethodPost, "/user/login", body, authLimit, d.User.Login)
-	both(api, http.MethodGet, "/user", body, guest, d.User.Info)
-	// Publish streams its own body and checks its own token (it may sit in
-	// the multipart form, after the file).
-	both(api, http.MethodPost, "/publish/action", d.Video.Publish)
-	both(api, http.MethodGet, "/publish/list", body, guest, d.Video.PublishList)
-	both(api, http.MethodPost, "/favorite/action", body, user, writeLimit, d.Interaction.FavoriteAction)
-	both(api, http.MethodGet, "/favorite/list", body, guest, d.Interaction.FavoriteList)
-	both(api, http.MethodPost, "/comment/action", body, user, writeLimit, d.Interaction.CommentAction)
-	both(api, http.MethodGet, "/comment/list", body, guest, d.Interaction.CommentList)
-	both(api, http.MethodPost, "/relation/action", body, user, writeLimit, d.Social.RelationAction)
-	both(api, http.MethodGet, "/relation/follow/list", body, guest, d.Social.FollowList)
-	both(api, http.MethodGet, "/relation/follower/list", body, guest, d.Social.FollowerList)
-	both(api, http.MethodGet, "/relation/friend/list", body, user, d.Social.FriendList)
-	both(api, http.MethodPost, "/message/action", body, user, writeLimit, d.Social.MessageAction)
-	both(api, http.MethodGet, "/message/chat", body, user, d.Social.Chat)
+	both(api, http.MethodGet, "/feed", bounded(guest, d.Video.Feed)...)
+	both(api, http.MethodPost, "/user/register", bounded(authLimit, d.User.Register)...)
+	both(api, http.MethodPost, "/user/login", bounded(authLimit, d.User.Login)...)
+	both(api, http.MethodGet, "/user", bounded(guest, d.User.Info)...)
+	both(api, http.MethodPost, "/publish/action", middleware.Deadline(d.UploadTimeout), d.Video.Publish)
+	both(api, http.MethodGet, "/publish/list", bounded(guest, d.Video.PublishList)...)
+	both(api, http.MethodPost, "/favorite/action", bounded(user, writeLimit, d.Interaction.FavoriteAction)...)
+	both(api, http.MethodGet, "/favorite/list", bounded(guest, d.Interaction.FavoriteList)...)
+	both(api, http.MethodPost, "/comment/action", bounded(user, writeLimit, d.Interaction.CommentAction)...)
+	both(api, http.MethodGet, "/comment/list", bounded(guest, d.Interaction.CommentList)...)
+	both(api, http.MethodPost, "/relation/action", bounded(user, writeLimit, d.Social.RelationAction)...)
+	both(api, http.MethodGet, "/relation/follow/list", bounded(guest, d.Social.FollowList)...)
+	both(api, http.MethodGet, "/relation/follower/list", bounded(guest, d.Social.FollowerList)...)
+	both(api, http.MethodGet, "/relation/friend/list", bounded(user, d.Social.FriendList)...)
+	both(api, http.MethodPost, "/message/action", bounded(user, writeLimit, d.Social.MessageAction)...)
+	both(api, http.MethodGet, "/message/chat", bounded(user, d.Social.Chat)...)
 	return r, nil
 }
 
@@ -103,7 +110,7 @@ func both(g *gin.RouterGroup, method, path string, handlers ...gin.HandlerFunc) 
 	g.Handle(method, path, handlers...)
 }
 
-func limit(l *middleware.Limiter, by func(*middleware.Limiter, *zap.Logger) gin.HandlerFunc, log *zap.Logger) gin.HandlerFunc {
+func limit(l middleware.RateLimiter, by func(middleware.RateLimiter, *zap.Logger) gin.HandlerFunc, log *zap.Logger) gin.HandlerFunc {
 	if l == nil {
 		return func(c *gin.Context) { c.Next() }
 	}

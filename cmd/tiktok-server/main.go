@@ -203,6 +203,8 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		TrustedProxies: cfg.Server.TrustedProxies,
 		Auth:           authMW,
 		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+		RequestTimeout: cfg.Server.RequestTimeout,
+		UploadTimeout:  cfg.Server.UploadTimeout,
 		User:           controller.NewUser(users, log),
 		Video:          videoCtl,
 		Interaction:    controller.NewInteraction(interactions, log),
@@ -215,8 +217,14 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		}),
 	}
 	if cfg.RateLimit.Enabled {
-		deps.AuthLimit = middleware.NewLimiter(cfg.RateLimit.AuthPerMinute)
-		deps.WriteLimit = middleware.NewLimiter(cfg.RateLimit.WritePerMin)
+		if reads.rdb != nil {
+			// In Redis, so that the limits hold across every instance.
+			deps.AuthLimit = middleware.NewRedisLimiter(reads.rdb, cfg.Redis.Prefix+"rl:auth:", cfg.RateLimit.AuthPerMinute)
+			deps.WriteLimit = middleware.NewRedisLimiter(reads.rdb, cfg.Redis.Prefix+"rl:write:", cfg.RateLimit.WritePerMin)
+		} else {
+			deps.AuthLimit = middleware.NewLimiter(cfg.RateLimit.AuthPerMinute)
+			deps.WriteLimit = middleware.NewLimiter(cfg.RateLimit.WritePerMin)
+		}
 	}
 	if cfg.Server.Metrics {
 		if deps.Metrics, err = middleware.NewHTTPMetrics(reg); err != nil {
@@ -268,6 +276,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 // caching is the read layer with what it needs at shutdown and in /readyz.
 type caching struct {
 	*cache.Cache
+	rdb    redis.UniversalClient // nil without Redis
 	checks []controller.Check
 }
 
@@ -289,7 +298,7 @@ func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg pro
 		// quickly rather than hold every request.
 		DialTimeout: cfg.Redis.Timeout, ReadTimeout: cfg.Redis.Timeout, WriteTimeout: cfg.Redis.Timeout,
 	})
-	out := &caching{checks: []controller.Check{{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}}
+	out := &caching{rdb: rdb, checks: []controller.Check{{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}}
 	bg, cancel := context.WithCancel(context.Background())
 	opts := cache.Options{Prefix: cfg.Redis.Prefix, TTL: cfg.Redis.TTL}
 

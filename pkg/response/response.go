@@ -3,6 +3,7 @@
 package response
 
 import (
+	"context"
 	"errors"
 
 	"github.com/gin-gonic/gin"
@@ -36,7 +37,16 @@ func Write(c *gin.Context, log *zap.Logger, body Body, err error) {
 	env := body.Env()
 	if err != nil {
 		var coded *errcode.Error
-		if !errors.As(err, &coded) {
+		switch {
+		case errors.As(err, &coded):
+		case errors.Is(err, context.DeadlineExceeded):
+			// A dependency too slow to answer within the request's deadline.
+			log.Warn("request timed out",
+				zap.String("request_id", c.GetString(RequestIDKey)),
+				zap.String("route", c.FullPath()),
+				zap.Error(err))
+			coded = errcode.Unavailable
+		default:
 			log.Error("request failed",
 				zap.String("request_id", c.GetString(RequestIDKey)),
 				zap.String("route", c.FullPath()),

@@ -154,3 +154,21 @@ func TestMissingParameterIsNamed(t *testing.T) {
 		t.Errorf("bad action_type: %d %q, want 40001 naming action_type", r.code(), r.msg())
 	}
 }
+
+func TestRateLimits(t *testing.T) {
+	s := start(t, "", "TIKTOK_RATELIMIT_ENABLED=true", "TIKTOK_RATELIMIT_AUTH_PER_MINUTE=3", "TIKTOK_RATELIMIT_WRITE_PER_MINUTE=4")
+	_, token := s.register(t, "alice", "secret1") // 1 of 3
+	otherID, _ := s.register(t, "bob", "secret1") // 2 of 3
+	wantCode(t, "third auth request", s.post(t, "/douyin/user/login/", url.Values{"username": {"alice"}, "password": {"secret1"}}), 0)
+	wantCode(t, "fourth auth request", s.post(t, "/douyin/user/login/", url.Values{"username": {"alice"}, "password": {"secret1"}}), 42901)
+
+	for i := 0; i < 4; i++ {
+		action := []string{"1", "2"}[i%2]
+		wantCode(t, "write within the limit", s.post(t, "/douyin/relation/action/",
+			url.Values{"token": {token}, "to_user_id": {itoa(otherID)}, "action_type": {action}}), 0)
+	}
+	wantCode(t, "write over the limit", s.post(t, "/douyin/relation/action/",
+		url.Values{"token": {token}, "to_user_id": {itoa(otherID)}, "action_type": {"1"}}), 42901)
+	// Reads are not limited.
+	wantCode(t, "read", s.get(t, "/douyin/user/", url.Values{"user_id": {itoa(otherID)}}), 0)
+}
