@@ -6,10 +6,12 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/tiktok-lite/server/middleware"
@@ -25,6 +27,7 @@ type Video struct {
 	log     *zap.Logger
 	limits  UploadLimits
 	uploads chan struct{} // a slot per upload that may run at once
+	results *prometheus.CounterVec
 }
 
 // UploadLimits bound what one publish may take.
@@ -36,11 +39,20 @@ type UploadLimits struct {
 }
 
 // NewVideo returns the video controller.
-func NewVideo(videos *service.Videos, auth *middleware.Auth, limits UploadLimits, log *zap.Logger) (*Video, error) {
+// reg may be nil; it gets tiktok_uploads_total{result}.
+func NewVideo(videos *service.Videos, auth *middleware.Auth, limits UploadLimits, log *zap.Logger, reg prometheus.Registerer) (*Video, error) {
 	if err := os.MkdirAll(limits.TempDir, 0o700); err != nil {
 		return nil, err
 	}
-	return &Video{videos: videos, auth: auth, log: log, limits: limits, uploads: make(chan struct{}, limits.Concurrent)}, nil
+	results := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tiktok_uploads_total", Help: "Publish requests by result (ok or the error code).",
+	}, []string{"result"})
+	if reg != nil {
+		if err := reg.Register(results); err != nil {
+			return nil, err
+		}
+	}
+	return &Video{videos: videos, auth: auth, log: log, limits: limits, uploads: make(chan struct{}, limits.Concurrent), results: results}, nil
 }
 
 type feedRequest struct {
@@ -92,6 +104,11 @@ func (h *Video) PublishList(c *gin.Context) {
 func (h *Video) Publish(c *gin.Context) {
 	resp := response.Envelope{}
 	response.Write(c, h.log, &resp, h.publish(c))
+	result := "ok"
+	if resp.StatusCode != 0 {
+		result = strconv.Itoa(int(resp.StatusCode))
+	}
+	h.results.WithLabelValues(result).Inc()
 }
 
 func (h *Video) publish(c *gin.Context) error {

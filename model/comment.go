@@ -52,7 +52,7 @@ func (s *Store) bumpVideo(ctx context.Context, videoID int64, column string, by 
 // CommentByID returns the comment with id, or ErrNotFound.
 func (s *Store) CommentByID(ctx context.Context, id int64) (*Comment, error) {
 	var c Comment
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+	if err := s.primary(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
 		return nil, fmt.Errorf("comment by id: %w", translate(err))
 	}
 	return &c, nil

@@ -16,6 +16,7 @@ import (
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
+	"gorm.io/plugin/dbresolver"
 
 	"github.com/tiktok-lite/server/pkg/config"
 )
@@ -42,6 +43,19 @@ func Open(cfg config.Database, log *zap.Logger) (*gorm.DB, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.Driver, err)
+	}
+	if len(cfg.Replicas) > 0 {
+		replicas := make([]gorm.Dialector, 0, len(cfg.Replicas))
+		for _, dsn := range cfg.Replicas {
+			replicas = append(replicas, mysql.Open(dsn))
+		}
+		// Reads outside a transaction go to a replica unless the store asks
+		// for the primary; see Store.primary.
+		resolver := dbresolver.Register(dbresolver.Config{Replicas: replicas, Policy: dbresolver.RandomPolicy{}}).
+			SetMaxOpenConns(cfg.MaxOpenConns).SetMaxIdleConns(cfg.MaxIdleConns).SetConnMaxLifetime(cfg.ConnMaxLifetime)
+		if err := db.Use(resolver); err != nil {
+			return nil, fmt.Errorf("read replicas: %w", err)
+		}
 	}
 	sqlDB, err := db.DB()
 	if err != nil {

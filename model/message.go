@@ -75,7 +75,7 @@ func (s *Store) SendMessage(ctx context.Context, m *Message) error {
 func (s *Store) RecentMessages(ctx context.Context, a, b int64, limit int) ([]*Message, error) {
 	lo, hi := pair(a, b)
 	var rows []*Message
-	err := s.db.WithContext(ctx).Where("user_lo = ? AND user_hi = ?", lo, hi).
+	err := s.primary(ctx).Where("user_lo = ? AND user_hi = ?", lo, hi).
 		Order("create_time DESC").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("recent messages: %w", translate(err))
@@ -91,7 +91,7 @@ func (s *Store) RecentMessages(ctx context.Context, a, b int64, limit int) ([]*M
 func (s *Store) MessagesAfter(ctx context.Context, fromID, toID, afterMs int64, limit int) ([]*Message, error) {
 	lo, hi := pair(fromID, toID)
 	var rows []*Message
-	err := s.db.WithContext(ctx).
+	err := s.primary(ctx).
 		Where("user_lo = ? AND user_hi = ? AND create_time > ? AND from_user_id = ?", lo, hi, afterMs, fromID).
 		Order("create_time ASC").Limit(limit).Find(&rows).Error
 	if err != nil {
@@ -109,7 +109,7 @@ func (s *Store) LatestMessages(ctx context.Context, userID int64, others []int64
 	}
 	var convs []Conversation
 	ids := uniqueIDs(others)
-	err := s.db.WithContext(ctx).
+	err := s.primary(ctx).
 		Where("((user_lo = ? AND user_hi IN ?) OR (user_hi = ? AND user_lo IN ?)) AND last_message_id > 0", userID, ids, userID, ids).
 		Find(&convs).Error
 	if err != nil {
@@ -123,7 +123,7 @@ func (s *Store) LatestMessages(ctx context.Context, userID int64, others []int64
 		msgIDs = append(msgIDs, c.LastMessageID)
 	}
 	var msgs []*Message
-	if err := s.db.WithContext(ctx).Where("id IN ?", msgIDs).Find(&msgs).Error; err != nil {
+	if err := s.primary(ctx).Where("id IN ?", msgIDs).Find(&msgs).Error; err != nil {
 		return nil, fmt.Errorf("latest messages: %w", translate(err))
 	}
 	for _, m := range msgs {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/plugin/dbresolver"
 )
 
 // Outcomes the services act on; driver errors are translated to these here
@@ -33,6 +34,13 @@ func NewStore(db *gorm.DB) *Store { return &Store{db: db, now: time.Now} }
 func (s *Store) DB() *gorm.DB { return s.db }
 
 func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
+
+// primary is for reads that must see the latest commit: log-in right after
+// register, the existence and ownership checks before a write, chat. With
+// read replicas configured, every other read may go to a replica.
+func (s *Store) primary(ctx context.Context) *gorm.DB {
+	return s.db.WithContext(ctx).Clauses(dbresolver.Write)
+}
 
 // maxTxAttempts bounds the retries of a transaction that lost a deadlock.
 const maxTxAttempts = 5

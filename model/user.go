@@ -35,7 +35,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 // UserByName returns the user called name, or ErrNotFound.
 func (s *Store) UserByName(ctx context.Context, name string) (*User, error) {
 	var u User
-	if err := s.db.WithContext(ctx).Where("name = ?", name).Take(&u).Error; err != nil {
+	if err := s.primary(ctx).Where("name = ?", name).Take(&u).Error; err != nil {
 		return nil, fmt.Errorf("user by name: %w", translate(err))
 	}
 	return &u, nil
@@ -60,7 +60,7 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []int64) (map[int64]*User, e
 // UserExists reports whether a user with id exists.
 func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Limit(1).Count(&n).Error; err != nil {
+	if err := s.primary(ctx).Model(&User{}).Where("id = ?", id).Limit(1).Count(&n).Error; err != nil {
 		return false, fmt.Errorf("user exists: %w", translate(err))
 	}
 	return n > 0, nil

@@ -101,7 +101,7 @@ func (s *Store) PublishedRefs(ctx context.Context, authorID int64) ([]VideoRef, 
 // VideoByID returns the video with id, or ErrNotFound.
 func (s *Store) VideoByID(ctx context.Context, id int64) (*Video, error) {
 	var v Video
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&v).Error; err != nil {
+	if err := s.primary(ctx).Where("id = ?", id).Take(&v).Error; err != nil {
 		return nil, fmt.Errorf("video by id: %w", translate(err))
 	}
 	return &v, nil
@@ -110,7 +110,7 @@ func (s *Store) VideoByID(ctx context.Context, id int64) (*Video, error) {
 // VideoCount returns how many videos exist, for the first-start seed.
 func (s *Store) VideoCount(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&Video{}).Count(&n).Error; err != nil {
+	if err := s.primary(ctx).Model(&Video{}).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count videos: %w", translate(err))
 	}
 	return n, nil

@@ -194,7 +194,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	videoCtl, err := controller.NewVideo(videos, authMW, controller.UploadLimits{
 		MaxBytes: cfg.Upload.MaxBytes, Timeout: cfg.Server.UploadTimeout,
 		Concurrent: cfg.Server.MaxConcurrentUploads, TempDir: tmpDir,
-	}, log)
+	}, log, reg)
 	if err != nil {
 		return err
 	}

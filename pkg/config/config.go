@@ -65,6 +65,9 @@ type Database struct {
 	MaxIdleConns    int           `mapstructure:"max_idle_conns"`
 	ConnMaxLifetime time.Duration `mapstructure:"conn_max_lifetime"`
 	SlowQuery       time.Duration `mapstructure:"slow_query"`
+	// Replicas are read-only MySQL DSNs for the cacheable reads; writes,
+	// transactions and read-your-write lookups stay on the primary.
+	Replicas []string `mapstructure:"replicas"`
 }
 
 // JWT signs the session tokens.
@@ -180,6 +183,7 @@ func defaults() map[string]any {
 		"database.max_idle_conns":       25,
 		"database.conn_max_lifetime":    "30m",
 		"database.slow_query":           "200ms",
+		"database.replicas":             []string{},
 		"jwt.secret":                    "",
 		"jwt.issuer":                    "tiktok-lite",
 		"jwt.ttl":                       "168h",
@@ -368,6 +372,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("database.driver", "must be sqlite or mysql, got %q", c.Database.Driver)
+	}
+	if len(c.Database.Replicas) > 0 && c.Database.Driver != "mysql" {
+		bad("database.replicas", "read replicas need the mysql driver")
 	}
 	if c.Database.MaxOpenConns <= 0 {
 		bad("database.max_open_conns", "must be positive")

@@ -181,3 +181,5 @@ func TestRefusedUploadsLeaveNothing(t *testing.T) {
 		})
 	}
 }
+
+func mediaSample() []byte { return media.SampleVideo() }
