@@ -3,6 +3,7 @@
 package controller
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,8 +14,11 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
 	"github.com/go-playground/validator/v10"
+	"go.uber.org/zap"
 
+	"github.com/tiktok-lite/server/middleware"
 	"github.com/tiktok-lite/server/pkg/errcode"
+	"github.com/tiktok-lite/server/pkg/response"
 )
 
 // bind reads the request's parameters, whichever of the query string, the
@@ -76,3 +80,15 @@ func truncate(s string, n int) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// handle is the shape of every handler: bind the parameters into a Req,
+// run act with the request's context and viewer when they are valid, and
+// write resp with whatever error came of either.
+func handle[Req any](c *gin.Context, log *zap.Logger, resp response.Body, act func(ctx context.Context, viewer int64, req *Req) error) {
+	var req Req
+	err := bind(c, &req)
+	if err == nil {
+		err = act(c.Request.Context(), middleware.ViewerID(c), &req)
+	}
+	response.Write(c, log, resp, err)
+}

@@ -1,10 +1,11 @@
 package controller
 
 import (
+	"context"
+
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
-	"github.com/tiktok-lite/server/middleware"
 	"github.com/tiktok-lite/server/pkg/errcode"
 	"github.com/tiktok-lite/server/pkg/response"
 	"github.com/tiktok-lite/server/service"
@@ -28,28 +29,21 @@ type favoriteRequest struct {
 
 // FavoriteAction handles POST /douyin/favorite/action/.
 func (h *Interaction) FavoriteAction(c *gin.Context) {
-	var req favoriteRequest
-	err := bind(c, &req)
-	if err == nil {
-		ctx, viewer := c.Request.Context(), middleware.ViewerID(c)
+	handle(c, h.log, &response.Envelope{}, func(ctx context.Context, viewer int64, req *favoriteRequest) error {
 		if req.ActionType == 1 {
-			err = h.svc.Like(ctx, viewer, req.VideoID)
-		} else {
-			err = h.svc.Unlike(ctx, viewer, req.VideoID)
+			return h.svc.Like(ctx, viewer, req.VideoID)
 		}
-	}
-	response.Write(c, h.log, &response.Envelope{}, err)
+		return h.svc.Unlike(ctx, viewer, req.VideoID)
+	})
 }
 
 // FavoriteList handles GET /douyin/favorite/list/.
 func (h *Interaction) FavoriteList(c *gin.Context) {
-	var req listRequest
 	resp := videoListResponse{VideoList: []service.Video{}}
-	err := bind(c, &req)
-	if err == nil {
-		resp.VideoList, err = h.svc.FavoriteList(c.Request.Context(), middleware.ViewerID(c), req.UserID)
-	}
-	response.Write(c, h.log, &resp, err)
+	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *listRequest) (err error) {
+		resp.VideoList, err = h.svc.FavoriteList(ctx, viewer, req.UserID)
+		return err
+	})
 }
 
 type commentRequest struct {
@@ -66,21 +60,18 @@ type commentResponse struct {
 
 // CommentAction handles POST /douyin/comment/action/.
 func (h *Interaction) CommentAction(c *gin.Context) {
-	var req commentRequest
 	var resp commentResponse
-	err := bind(c, &req)
-	if err == nil {
-		ctx, viewer := c.Request.Context(), middleware.ViewerID(c)
+	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *commentRequest) (err error) {
 		switch {
 		case req.ActionType == 1:
 			resp.Comment, err = h.svc.AddComment(ctx, viewer, req.VideoID, req.CommentText)
+			return err
 		case req.CommentID == 0:
-			err = errcode.InvalidParam.WithMsg("comment_id is required to delete a comment")
+			return errcode.InvalidParam.WithMsg("comment_id is required to delete a comment")
 		default:
-			err = h.svc.DeleteComment(ctx, viewer, req.VideoID, req.CommentID)
+			return h.svc.DeleteComment(ctx, viewer, req.VideoID, req.CommentID)
 		}
-	}
-	response.Write(c, h.log, &resp, err)
+	})
 }
 
 type commentListRequest struct {
@@ -94,11 +85,9 @@ type commentListResponse struct {
 
 // CommentList handles GET /douyin/comment/list/.
 func (h *Interaction) CommentList(c *gin.Context) {
-	var req commentListRequest
 	resp := commentListResponse{CommentList: []service.Comment{}}
-	err := bind(c, &req)
-	if err == nil {
-		resp.CommentList, err = h.svc.CommentList(c.Request.Context(), middleware.ViewerID(c), req.VideoID)
-	}
-	response.Write(c, h.log, &resp, err)
+	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *commentListRequest) (err error) {
+		resp.CommentList, err = h.svc.CommentList(ctx, viewer, req.VideoID)
+		return err
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
-	"github.com/tiktok-lite/server/middleware"
 	"github.com/tiktok-lite/server/pkg/response"
 	"github.com/tiktok-lite/server/service"
 )
@@ -27,17 +26,12 @@ type relationRequest struct {
 
 // RelationAction handles POST /douyin/relation/action/.
 func (h *Social) RelationAction(c *gin.Context) {
-	var req relationRequest
-	err := bind(c, &req)
-	if err == nil {
-		ctx, viewer := c.Request.Context(), middleware.ViewerID(c)
+	handle(c, h.log, &response.Envelope{}, func(ctx context.Context, viewer int64, req *relationRequest) error {
 		if req.ActionType == 1 {
-			err = h.svc.Follow(ctx, viewer, req.ToUserID)
-		} else {
-			err = h.svc.Unfollow(ctx, viewer, req.ToUserID)
+			return h.svc.Follow(ctx, viewer, req.ToUserID)
 		}
-	}
-	response.Write(c, h.log, &response.Envelope{}, err)
+		return h.svc.Unfollow(ctx, viewer, req.ToUserID)
+	})
 }
 
 type userListResponse struct {
@@ -52,13 +46,11 @@ func (h *Social) FollowList(c *gin.Context) { h.userList(c, h.svc.FollowList) }
 func (h *Social) FollowerList(c *gin.Context) { h.userList(c, h.svc.FollowerList) }
 
 func (h *Social) userList(c *gin.Context, list func(ctx context.Context, viewer, userID int64) ([]service.User, error)) {
-	var req listRequest
 	resp := userListResponse{UserList: []service.User{}}
-	err := bind(c, &req)
-	if err == nil {
-		resp.UserList, err = list(c.Request.Context(), middleware.ViewerID(c), req.UserID)
-	}
-	response.Write(c, h.log, &resp, err)
+	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *listRequest) (err error) {
+		resp.UserList, err = list(ctx, viewer, req.UserID)
+		return err
+	})
 }
 
 type friendListResponse struct {
@@ -68,13 +60,11 @@ type friendListResponse struct {
 
 // FriendList handles GET /douyin/relation/friend/list/.
 func (h *Social) FriendList(c *gin.Context) {
-	var req listRequest
 	resp := friendListResponse{UserList: []service.FriendUser{}}
-	err := bind(c, &req)
-	if err == nil {
-		resp.UserList, err = h.svc.FriendList(c.Request.Context(), middleware.ViewerID(c), req.UserID)
-	}
-	response.Write(c, h.log, &resp, err)
+	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *listRequest) (err error) {
+		resp.UserList, err = h.svc.FriendList(ctx, viewer, req.UserID)
+		return err
+	})
 }
 
 type messageRequest struct {
@@ -85,12 +75,10 @@ type messageRequest struct {
 
 // MessageAction handles POST /douyin/message/action/.
 func (h *Social) MessageAction(c *gin.Context) {
-	var req messageRequest
-	err := bind(c, &req)
-	if err == nil {
-		_, err = h.svc.SendMessage(c.Request.Context(), middleware.ViewerID(c), req.ToUserID, req.Content)
-	}
-	response.Write(c, h.log, &response.Envelope{}, err)
+	handle(c, h.log, &response.Envelope{}, func(ctx context.Context, viewer int64, req *messageRequest) error {
+		_, err := h.svc.SendMessage(ctx, viewer, req.ToUserID, req.Content)
+		return err
+	})
 }
 
 type chatRequest struct {
@@ -105,11 +93,9 @@ type chatResponse struct {
 
 // Chat handles GET /douyin/message/chat/.
 func (h *Social) Chat(c *gin.Context) {
-	var req chatRequest
 	resp := chatResponse{MessageList: []service.Message{}}
-	err := bind(c, &req)
-	if err == nil {
-		resp.MessageList, err = h.svc.Chat(c.Request.Context(), middleware.ViewerID(c), req.ToUserID, req.PreMsgTime)
-	}
-	response.Write(c, h.log, &resp, err)
+	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *chatRequest) (err error) {
+		resp.MessageList, err = h.svc.Chat(ctx, viewer, req.ToUserID, req.PreMsgTime)
+		return err
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
-	"github.com/tiktok-lite/server/middleware"
 	"github.com/tiktok-lite/server/pkg/errcode"
 	"github.com/tiktok-lite/server/pkg/response"
 	"github.com/tiktok-lite/server/service"
@@ -35,26 +34,20 @@ type sessionResponse struct {
 }
 
 // Register handles POST /douyin/user/register/.
-func (h *User) Register(c *gin.Context) {
-	h.session(c, h.users.Register)
-}
+func (h *User) Register(c *gin.Context) { h.session(c, h.users.Register) }
 
 // Login handles POST /douyin/user/login/.
-func (h *User) Login(c *gin.Context) {
-	h.session(c, h.users.Login)
-}
+func (h *User) Login(c *gin.Context) { h.session(c, h.users.Login) }
 
 func (h *User) session(c *gin.Context, act func(ctx context.Context, name, password string) (*service.Session, error)) {
-	var req credentials
 	var resp sessionResponse
-	err := bind(c, &req)
-	if err == nil {
-		var s *service.Session
-		if s, err = act(c.Request.Context(), req.Username, req.Password); err == nil {
+	handle(c, h.log, &resp, func(ctx context.Context, _ int64, req *credentials) error {
+		s, err := act(ctx, req.Username, req.Password)
+		if err == nil {
 			resp.UserID, resp.Token = s.UserID, s.Token
 		}
-	}
-	response.Write(c, h.log, &resp, err)
+		return err
+	})
 }
 
 type userRequest struct {
@@ -68,20 +61,16 @@ type userResponse struct {
 
 // Info handles GET /douyin/user/; without user_id it shows the viewer.
 func (h *User) Info(c *gin.Context) {
-	var req userRequest
 	var resp userResponse
-	err := bind(c, &req)
-	if err == nil {
-		viewer := middleware.ViewerID(c)
+	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *userRequest) (err error) {
 		target := req.UserID
 		if target == 0 {
 			target = viewer
 		}
 		if target == 0 {
-			err = errcode.InvalidParam.WithMsg("user_id is required")
-		} else {
-			resp.User, err = h.users.Profile(c.Request.Context(), viewer, target)
+			return errcode.InvalidParam.WithMsg("user_id is required")
 		}
-	}
-	response.Write(c, h.log, &resp, err)
+		resp.User, err = h.users.Profile(ctx, viewer, target)
+		return err
+	})
 }

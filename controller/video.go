@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -67,16 +68,14 @@ type feedResponse struct {
 
 // Feed handles GET /douyin/feed/.
 func (h *Video) Feed(c *gin.Context) {
-	var req feedRequest
 	resp := feedResponse{VideoList: []service.Video{}}
-	err := bind(c, &req)
-	if err == nil {
-		var page *service.FeedPage
-		if page, err = h.videos.Feed(c.Request.Context(), middleware.ViewerID(c), req.LatestTime); err == nil {
+	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *feedRequest) error {
+		page, err := h.videos.Feed(ctx, viewer, req.LatestTime)
+		if err == nil {
 			resp.VideoList, resp.NextTime = page.Videos, page.NextTime
 		}
-	}
-	response.Write(c, h.log, &resp, err)
+		return err
+	})
 }
 
 type listRequest struct {
@@ -90,13 +89,11 @@ type videoListResponse struct {
 
 // PublishList handles GET /douyin/publish/list/.
 func (h *Video) PublishList(c *gin.Context) {
-	var req listRequest
 	resp := videoListResponse{VideoList: []service.Video{}}
-	err := bind(c, &req)
-	if err == nil {
-		resp.VideoList, err = h.videos.PublishList(c.Request.Context(), middleware.ViewerID(c), req.UserID)
-	}
-	response.Write(c, h.log, &resp, err)
+	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *listRequest) (err error) {
+		resp.VideoList, err = h.videos.PublishList(ctx, viewer, req.UserID)
+		return err
+	})
 }
 
 // Publish handles POST /douyin/publish/action/: a multipart form with the

@@ -29,6 +29,7 @@ type Config struct {
 	Upload    Upload    `mapstructure:"upload"`
 	Seed      Seed      `mapstructure:"seed"`
 	RateLimit RateLimit `mapstructure:"ratelimit"`
+	Tracing   Tracing   `mapstructure:"tracing"`
 }
 
 // Server is the HTTP side.
@@ -150,6 +151,14 @@ type RateLimit struct {
 	WritePerMin   int  `mapstructure:"write_per_minute"`
 }
 
+// Tracing exports OpenTelemetry spans over OTLP/HTTP; off by default.
+type Tracing struct {
+	Enabled     bool    `mapstructure:"enabled"`
+	Endpoint    string  `mapstructure:"endpoint"` // collector base URL; spans go to its /v1/traces
+	SampleRatio float64 `mapstructure:"sample_ratio"`
+	ServiceName string  `mapstructure:"service_name"`
+}
+
 // SampleJWTSecret is the placeholder in the shipped full-stack example; a
 // server outside the embedded default refuses to start with it.
 const SampleJWTSecret = "change-me-to-32-or-more-random-characters"
@@ -213,6 +222,10 @@ func defaults() map[string]any {
 		"ratelimit.enabled":             true,
 		"ratelimit.auth_per_minute":     20,
 		"ratelimit.write_per_minute":    120,
+		"tracing.enabled":               false,
+		"tracing.endpoint":              "http://127.0.0.1:4318",
+		"tracing.sample_ratio":          1.0,
+		"tracing.service_name":          "tiktok-server",
 	}
 }
 
@@ -345,14 +358,21 @@ func (c *Config) Validate() error {
 			bad(d.key, "must be a positive duration such as 30s, got %s", d.val)
 		}
 	}
-	if c.Server.MaxBodyBytes <= 0 {
-		bad("server.max_body_bytes", "must be positive")
-	}
-	if c.Server.MaxHeaderBytes <= 0 {
-		bad("server.max_header_bytes", "must be positive")
-	}
-	if c.Server.MaxConcurrentUploads <= 0 {
-		bad("server.max_concurrent_uploads", "must be positive")
+	for _, n := range []struct {
+		key string
+		val int64
+	}{
+		{"server.max_body_bytes", c.Server.MaxBodyBytes},
+		{"server.max_header_bytes", int64(c.Server.MaxHeaderBytes)},
+		{"server.max_concurrent_uploads", int64(c.Server.MaxConcurrentUploads)},
+		{"database.max_open_conns", int64(c.Database.MaxOpenConns)},
+		{"upload.max_bytes", c.Upload.MaxBytes},
+		{"ratelimit.auth_per_minute", int64(c.RateLimit.AuthPerMinute)},
+		{"ratelimit.write_per_minute", int64(c.RateLimit.WritePerMin)},
+	} {
+		if n.val <= 0 {
+			bad(n.key, "must be a positive number, got %d", n.val)
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -375,9 +395,6 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Database.Replicas) > 0 && c.Database.Driver != "mysql" {
 		bad("database.replicas", "read replicas need the mysql driver")
-	}
-	if c.Database.MaxOpenConns <= 0 {
-		bad("database.max_open_conns", "must be positive")
 	}
 	if !c.Embedded() {
 		switch {
@@ -410,14 +427,15 @@ func (c *Config) Validate() error {
 	default:
 		bad("storage.backend", "must be local or oss, got %q", c.Storage.Backend)
 	}
-	if c.Upload.MaxBytes <= 0 {
-		bad("upload.max_bytes", "must be positive")
+	if u, err := url.Parse(c.Tracing.Endpoint); (c.Tracing.Enabled || c.Tracing.Endpoint != "") &&
+		(err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("tracing.endpoint", "must be an absolute http(s) URL of an OTLP/HTTP collector such as http://127.0.0.1:4318, got %q", c.Tracing.Endpoint)
 	}
-	if c.RateLimit.AuthPerMinute <= 0 {
-		bad("ratelimit.auth_per_minute", "must be positive")
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		bad("tracing.sample_ratio", "must be between 0 and 1, got %v", c.Tracing.SampleRatio)
 	}
-	if c.RateLimit.WritePerMin <= 0 {
-		bad("ratelimit.write_per_minute", "must be positive")
+	if c.Tracing.Enabled && strings.TrimSpace(c.Tracing.ServiceName) == "" {
+		bad("tracing.service_name", "must not be empty when tracing is enabled")
 	}
 	if len(problems) > 0 {
 		// One line, so a start-up failure reads at a glance in any log.
