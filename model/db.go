@@ -21,8 +21,9 @@ import (
 	"github.com/tiktok-lite/server/pkg/config"
 )
 
-// Open connects to the configured database and sets up the pool.
-func Open(cfg config.Database, log *zap.Logger) (*gorm.DB, error) {
+// Open connects to the configured database and sets up the pool; plugins
+// (tracing, say) are installed on the handle before it is returned.
+func Open(cfg config.Database, log *zap.Logger, plugins ...gorm.Plugin) (*gorm.DB, error) {
 	var dialector gorm.Dialector
 	switch cfg.Driver {
 	case "mysql":
@@ -55,6 +56,11 @@ func Open(cfg config.Database, log *zap.Logger) (*gorm.DB, error) {
 			SetMaxOpenConns(cfg.MaxOpenConns).SetMaxIdleConns(cfg.MaxIdleConns).SetConnMaxLifetime(cfg.ConnMaxLifetime)
 		if err := db.Use(resolver); err != nil {
 			return nil, fmt.Errorf("read replicas: %w", err)
+		}
+	}
+	for _, p := range plugins {
+		if err := db.Use(p); err != nil {
+			return nil, fmt.Errorf("database plugin %s: %w", p.Name(), err)
 		}
 	}
 	sqlDB, err := db.DB()

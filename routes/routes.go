@@ -20,6 +20,7 @@ type Deps struct {
 	TrustedProxies []string // whose X-Forwarded-For ClientIP believes
 	Auth           *middleware.Auth
 	Metrics        *middleware.HTTPMetrics // nil: no request metrics
+	Tracing        gin.HandlerFunc         // starts each request's span; nil: off
 	AuthLimit      middleware.RateLimiter  // nil: register/login unlimited
 	WriteLimit     middleware.RateLimiter  // nil: writes unlimited
 	MaxBodyBytes   int64
@@ -53,7 +54,11 @@ func New(d Deps) (*gin.Engine, error) {
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = false
 
-	r.Use(middleware.RequestID(), middleware.AccessLog(d.Log), middleware.Recovery(d.Log))
+	r.Use(middleware.RequestID())
+	if d.Tracing != nil {
+		r.Use(d.Tracing)
+	}
+	r.Use(middleware.AccessLog(d.Log), middleware.Recovery(d.Log))
 	if d.Metrics != nil {
 		r.Use(d.Metrics.Handler())
 	}

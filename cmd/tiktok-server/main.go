@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/tiktok-lite/server/cache"
@@ -79,7 +80,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			fmt.Fprintln(stdout, "close log:", err)
 		}
 	}()
-	if err := serve(ctx, cfg, log); err != nil {
+	tp, stopTracing, err := startTracing(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after serve: exports the spans of the drain too
+	if err := serve(ctx, cfg, log, tp); err != nil {
 		log.Error("server stopped", zap.Error(err))
 		return err
 	}
@@ -88,12 +94,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // serve builds every part in dependency order, serves until ctx is done,
 // then drains in-flight requests.
-func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.TracerProvider) error {
 	log.Info("starting", zap.String("version", version), zap.String("database", cfg.Database.Driver),
 		zap.Bool("redis", cfg.Redis.Addr != ""), zap.Bool("rabbitmq", cfg.RabbitMQ.URL != ""),
 		zap.String("storage", cfg.Storage.Backend))
 
-	db, err := model.Open(cfg.Database, log)
+	db, err := model.Open(cfg.Database, log, dbTracing(tp)...)
 	if err != nil {
 		return err
 	}
@@ -164,7 +170,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 
 	store := model.NewStore(db)
 	checks := []controller.Check{{Name: "database", Ping: func(ctx context.Context) error { return model.Ping(ctx, db) }}}
-	reads, stopCache, err := buildCache(cfg, store, log, reg)
+	reads, stopCache, err := buildCache(cfg, store, log, reg, tp)
 	if err != nil {
 		return err
 	}
@@ -201,6 +207,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	deps := routes.Deps{
 		Log:            log,
 		TrustedProxies: cfg.Server.TrustedProxies,
+		Tracing:        httpTracing(tp, cfg.Tracing.ServiceName),
 		Auth:           authMW,
 		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
 		RequestTimeout: cfg.Server.RequestTimeout,
@@ -284,7 +291,7 @@ type caching struct {
 // failed deletes retried through RabbitMQ when that is configured and in
 // process otherwise; without Redis, a pass-through. The returned stop
 // function ends the retrier and flushes what it still holds.
-func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg prometheus.Registerer) (*caching, func(), error) {
+func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*caching, func(), error) {
 	if cfg.Redis.Addr == "" {
 		if cfg.RabbitMQ.URL != "" {
 			log.Warn("rabbitmq.url is set but redis.addr is not: there is no cache to invalidate, RabbitMQ is not used")
@@ -298,6 +305,9 @@ func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg pro
 		// quickly rather than hold every request.
 		DialTimeout: cfg.Redis.Timeout, ReadTimeout: cfg.Redis.Timeout, WriteTimeout: cfg.Redis.Timeout,
 	})
+	if err := redisTracing(rdb, tp); err != nil {
+		return nil, nil, errors.Join(err, rdb.Close())
+	}
 	out := &caching{rdb: rdb, checks: []controller.Check{{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}}
 	bg, cancel := context.WithCancel(context.Background())
 	opts := cache.Options{Prefix: cfg.Redis.Prefix, TTL: cfg.Redis.TTL}

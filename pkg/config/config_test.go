@@ -86,6 +86,11 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"public url", map[string]string{"TIKTOK_SERVER_PUBLIC_URL": "localhost:8080"}, "", "server.public_url"},
 		{"oss", map[string]string{"TIKTOK_STORAGE_BACKEND": "oss"}, "", "storage.oss.bucket"},
 		{"log level", map[string]string{"TIKTOK_LOG_LEVEL": "loud"}, "", "log.level"},
+		{"tracing endpoint", map[string]string{"TIKTOK_TRACING_ENABLED": "true", "TIKTOK_TRACING_ENDPOINT": "127.0.0.1:4318"}, "", "tracing.endpoint"},
+		{"tracing endpoint scheme", map[string]string{"TIKTOK_TRACING_ENDPOINT": "grpc://127.0.0.1:4317"}, "", "tracing.endpoint"},
+		{"tracing ratio", map[string]string{"TIKTOK_TRACING_SAMPLE_RATIO": "1.5"}, "", "tracing.sample_ratio"},
+		{"tracing negative ratio", map[string]string{"TIKTOK_TRACING_SAMPLE_RATIO": "-0.1"}, "", "tracing.sample_ratio"},
+		{"tracing service name", map[string]string{"TIKTOK_TRACING_ENABLED": "true", "TIKTOK_TRACING_SERVICE_NAME": " "}, "", "tracing.service_name"},
 		{"unknown key", nil, "servr:\n  addr: x\n", "servr"},
 		{"missing file", nil, "-", "no such file"},
 	}
@@ -110,6 +115,33 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error %q spans several lines, want one", err)
+			}
+		})
+	}
+}
+
+func TestTracing(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want Tracing
+	}{
+		{"off by default", nil, Tracing{Enabled: false, Endpoint: "http://127.0.0.1:4318", SampleRatio: 1, ServiceName: "tiktok-server"}},
+		{"from env", map[string]string{
+			"TIKTOK_TRACING_ENABLED":      "true",
+			"TIKTOK_TRACING_ENDPOINT":     "https://otel.example.com:4318",
+			"TIKTOK_TRACING_SAMPLE_RATIO": "0.25",
+			"TIKTOK_TRACING_SERVICE_NAME": "tiktok-eu",
+		}, Tracing{Enabled: true, Endpoint: "https://otel.example.com:4318", SampleRatio: 0.25, ServiceName: "tiktok-eu"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load("", env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.Tracing != tt.want {
+				t.Errorf("tracing = %+v, want %+v", cfg.Tracing, tt.want)
 			}
 		})
 	}

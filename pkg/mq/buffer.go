@@ -5,14 +5,22 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	amqp "github.com/rabbitmq/amqp091-go"
 )
+
+// message is one accepted publish: its body and the headers it was
+// accepted with (the trace context, taken then because it is sent later).
+type message struct {
+	body    []byte
+	headers amqp.Table
+}
 
 // buffer holds accepted messages the broker has not confirmed yet. Messages
 // taken for a publish still count against the limit until they are
 // confirmed, so one that fails can always be put back.
 type buffer struct {
 	mu       sync.Mutex
-	items    [][]byte
+	items    []message
 	inflight int
 	limit    int
 	gauge    prometheus.Gauge
@@ -23,14 +31,15 @@ func newBuffer(limit int, gauge prometheus.Gauge) *buffer {
 	return &buffer{limit: limit, gauge: gauge, wake: make(chan struct{}, 1)}
 }
 
-// push stores a copy of body; false when the buffer is full.
-func (q *buffer) push(body []byte) bool {
+// push stores m with a copy of its body; false when the buffer is full.
+func (q *buffer) push(m message) bool {
 	q.mu.Lock()
 	if len(q.items)+q.inflight >= q.limit {
 		q.mu.Unlock()
 		return false
 	}
-	q.items = append(q.items, bytes.Clone(body))
+	m.body = bytes.Clone(m.body)
+	q.items = append(q.items, m)
 	q.updateLocked()
 	q.mu.Unlock()
 
@@ -43,14 +52,14 @@ func (q *buffer) push(body []byte) bool {
 
 // take moves up to n messages to in flight; each taken batch must be given
 // back through release.
-func (q *buffer) take(n int) [][]byte {
+func (q *buffer) take(n int) []message {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	k := min(n, len(q.items))
 	if k == 0 {
 		return nil
 	}
-	batch := make([][]byte, k)
+	batch := make([]message, k)
 	copy(batch, q.items)
 	// clear the references so the taken bodies can be collected once confirmed
 	clear(q.items[:k])
@@ -64,7 +73,7 @@ func (q *buffer) take(n int) [][]byte {
 
 // release ends a taken batch of size taken; failed messages go back to the
 // front.
-func (q *buffer) release(taken int, failed [][]byte) {
+func (q *buffer) release(taken int, failed []message) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.inflight -= taken

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -123,7 +125,11 @@ func (b *Broker) consumeLink(ctx context.Context, s *link, handler func(context.
 
 func (b *Broker) handle(ctx context.Context, ch *amqp.Channel, d amqp.Delivery, handler func(context.Context, []byte) error) {
 	attempt := attemptOf(d.Headers)
+	// the span continues the trace of the request that published the message
+	ctx, span := startSpan(deliveryContext(ctx, d), b.names.work, "process", trace.SpanKindConsumer,
+		attribute.Int("messaging.rabbitmq.attempt", attempt))
 	err := runHandler(context.WithValue(ctx, attemptKey{}, attempt), d.Body, handler)
+	defer func() { endSpan(span, err) }()
 	if err == nil {
 		if err := d.Ack(false); err != nil {
 			b.log.Warn("mq: ack failed, the message will be delivered again", zap.Error(err))
@@ -141,7 +147,7 @@ func (b *Broker) handle(ctx context.Context, ch *amqp.Channel, d amqp.Delivery, 
 	// the copy must settle even if shutdown starts now, so that the original
 	// is acked or requeued, never left to chance
 	pctx := context.WithoutCancel(ctx)
-	headers := amqp.Table{headerAttempt: int32(attempt + 1), headerError: truncate(err.Error(), maxErrorLen)}
+	headers := traceHeaders(ctx, amqp.Table{headerAttempt: int32(attempt + 1), headerError: truncate(err.Error(), maxErrorLen)})
 	key := b.names.delayFor(attempt)
 	parking := attempt >= b.cfg.MaxAttempts
 	if parking {

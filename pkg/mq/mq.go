@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -95,11 +96,15 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Broker, er
 // reconnecting; Publish then still returns nil. It returns ErrBufferFull when
 // that buffer has no room, ctx's error when ctx is already done, and
 // ErrClosed after Close. A message that was once accepted is not dropped while
-// the process lives, though it may arrive twice.
-func (b *Broker) Publish(ctx context.Context, body []byte) error {
+// the process lives, though it may arrive twice. The trace context of ctx
+// goes with the message, even when it is sent later from the buffer.
+func (b *Broker) Publish(ctx context.Context, body []byte) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ctx, span := startSpan(ctx, b.names.work, "publish", trace.SpanKindProducer)
+	defer func() { endSpan(span, err) }()
+	msg := message{body: body, headers: traceHeaders(ctx, nil)}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -111,13 +116,14 @@ func (b *Broker) Publish(ctx context.Context, body []byte) error {
 	defer b.publishing.Done()
 
 	if s != nil && !s.dead() {
-		_, err := b.publishBatch(ctx, s, [][]byte{body})
+		_, err := b.publishBatch(ctx, s, []message{msg})
 		if err == nil {
 			return nil
 		}
 		b.log.Warn("mq: publish failed, buffering", zap.Error(err))
 	}
-	if !b.buf.push(body) {
+	span.AddEvent("buffered")
+	if !b.buf.push(msg) {
 		return ErrBufferFull
 	}
 	return nil
@@ -293,19 +299,19 @@ func (b *Broker) flush(ctx context.Context, s *link) error {
 	}
 }
 
-// publishBatch publishes bodies to the work queue and waits for all
-// confirms; it returns the bodies that were not confirmed.
-func (b *Broker) publishBatch(ctx context.Context, s *link, bodies [][]byte) ([][]byte, error) {
+// publishBatch publishes msgs to the work queue and waits for all
+// confirms; it returns the messages that were not confirmed.
+func (b *Broker) publishBatch(ctx context.Context, s *link, msgs []message) ([]message, error) {
 	ctx, cancel := context.WithTimeout(ctx, confirmTimeout)
 	defer cancel()
 
-	var failed [][]byte
+	var failed []message
 	var firstErr error
-	pending := make([]*amqp.DeferredConfirmation, 0, len(bodies))
-	for i, body := range bodies {
-		dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, b.names.exchange, b.names.work, false, false, persistent(body, nil))
+	pending := make([]*amqp.DeferredConfirmation, 0, len(msgs))
+	for i, m := range msgs {
+		dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, b.names.exchange, b.names.work, false, false, persistent(m.body, m.headers))
 		if err != nil {
-			failed = append(failed, bodies[i:]...)
+			failed = append(failed, msgs[i:]...)
 			firstErr = fmt.Errorf("publish: %w", err)
 			break
 		}
@@ -313,7 +319,7 @@ func (b *Broker) publishBatch(ctx context.Context, s *link, bodies [][]byte) ([]
 	}
 	for i, dc := range pending {
 		if err := waitConfirm(ctx, dc); err != nil {
-			failed = append(failed, bodies[i])
+			failed = append(failed, msgs[i])
 			if firstErr == nil {
 				firstErr = err
 			}

@@ -140,23 +140,23 @@ func TestBuffer(t *testing.T) {
 	q := newBuffer(3, gauge)
 	body := []byte("a")
 	for i := range 3 {
-		if !q.push(body) {
+		if !q.push(message{body: body}) {
 			t.Fatalf("push %d: got full, want room", i)
 		}
 	}
 	body[0] = 'z' // the buffer keeps its own copy
-	if q.push([]byte("d")) {
+	if q.push(message{body: []byte("d")}) {
 		t.Fatalf("push beyond limit: got accepted, want full")
 	}
 
 	batch := q.take(2)
-	if len(batch) != 2 || string(batch[0]) != "a" {
+	if len(batch) != 2 || string(batch[0].body) != "a" {
 		t.Fatalf("take: got %q, want two copies of %q", batch, "a")
 	}
 	if got := q.len(); got != 3 {
 		t.Fatalf("len with two in flight: got %d, want 3", got)
 	}
-	if q.push([]byte("e")) {
+	if q.push(message{body: []byte("e")}) {
 		t.Fatalf("push while in flight fills the buffer: got accepted, want full")
 	}
 
