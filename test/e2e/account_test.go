@@ -172,3 +172,30 @@ func TestRateLimits(t *testing.T) {
 	// Reads are not limited.
 	wantCode(t, "read", s.get(t, "/douyin/user/", url.Values{"user_id": {itoa(otherID)}}), 0)
 }
+
+func TestNoSecretsInLogs(t *testing.T) {
+	for _, st := range []stack{embedded(), fullStack()} {
+		t.Run(st.name, func(t *testing.T) {
+			s := start(t, "", append(st.env(t), "TIKTOK_LOG_LEVEL=debug")...)
+			const password = "Pa55-word-never-logged"
+			_, token := s.register(t, "carol", password)
+			login := s.post(t, "/douyin/user/login/", url.Values{"username": {"carol"}, "password": {password}})
+			wantCode(t, "login", login, 0)
+			s.get(t, "/douyin/user/", url.Values{"token": {token}})
+			s.post(t, "/douyin/user/login/", url.Values{"username": {"carol"}, "password": {password + "x"}})
+			s.stop()
+			logs := s.logs.String()
+			if !strings.Contains(logs, "/douyin/user/login/") {
+				t.Fatalf("no access log lines captured:\n%s", logs)
+			}
+			for what, secret := range map[string]string{
+				"password": password, "token": token, "login token": login.str("token"),
+				"token signature": token[strings.LastIndex(token, ".")+1:],
+			} {
+				if strings.Contains(logs, secret) {
+					t.Errorf("the %s appears in the server's log", what)
+				}
+			}
+		})
+	}
+}

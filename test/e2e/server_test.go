@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ type server struct {
 	base    string
 	dataDir string
 	exited  chan error
-	logs    *bytes.Buffer
+	logs    *logBuffer
 }
 
 // stack names a configuration of the binary: the embedded default, or the
@@ -121,7 +122,7 @@ func start(t *testing.T, dataDir string, env ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, dataDir: dataDir, exited: make(chan error, 1), logs: &bytes.Buffer{}}
+	s := &server{t: t, cmd: cmd, dataDir: dataDir, exited: make(chan error, 1), logs: &logBuffer{}}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -182,6 +183,25 @@ func (s *server) stop() {
 		s.cmd.Process.Kill()
 		s.t.Errorf("server did not stop within 30s of SIGTERM")
 	}
+}
+
+// logBuffer collects the server's output; the reader goroutine writes while
+// a test may read.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // reply is a decoded envelope with the rest of the body kept raw.
