@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: run build test vet fmt release clean postman postman-fullstack e2e-web
+.PHONY: run build test vet fmt release clean postman postman-fullstack e2e-web bench
 
 ## run: serve on the embedded default (SQLite, local media) at :8080
 run:
@@ -41,6 +41,11 @@ postman-fullstack:
 ## e2e-web: the web client driven in headless Chromium (Playwright)
 e2e-web:
 	bash test/web/run.sh
+
+## bench: speed of the real binary under wrk, with a ceiling and counter checks
+## (BENCH_QUICK=1 for a three-minute smoke run)
+bench:
+	bash test/bench/run.sh
 
 ## release: static binaries for linux/amd64 and linux/arm64 in dist/
 release:
