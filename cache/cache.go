@@ -9,7 +9,6 @@ package cache
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sort"
 	"strings"
@@ -162,14 +161,8 @@ func (c *Cache) Find(ctx context.Context, l model.Lookup) (*model.Found, error) 
 
 	found := &model.Found{Videos: map[int64]*model.Video{}, Users: map[int64]*model.User{}, Liked: map[int64]bool{}, Following: map[int64]bool{}}
 	var fill []func(redis.Pipeliner)
-	missV, err := decodeAll(vget, vids, found.Videos)
-	if err != nil {
-		return nil, err
-	}
-	missU, err := decodeAll(uget, uids, found.Users)
-	if err != nil {
-		return nil, err
-	}
+	missV := decodeAll(vget, vids, found.Videos, videoCodec)
+	missU := decodeAll(uget, uids, found.Users, userCodec)
 	c.m.count("video", len(vids)-len(missV), len(missV))
 	c.m.count("user", len(uids)-len(missU), len(missU))
 	if len(missV) > 0 {
@@ -177,7 +170,7 @@ func (c *Cache) Find(ctx context.Context, l model.Lookup) (*model.Found, error) 
 		if err != nil {
 			return nil, err
 		}
-		fill = append(fill, storeObjects(c, ctx, missV, rows, c.k.video))
+		fill = append(fill, storeObjects(c, ctx, missV, rows, c.k.video, videoCodec))
 		for id, v := range rows {
 			found.Videos[id] = v
 		}
@@ -187,7 +180,7 @@ func (c *Cache) Find(ctx context.Context, l model.Lookup) (*model.Found, error) 
 		if err != nil {
 			return nil, err
 		}
-		fill = append(fill, storeObjects(c, ctx, missU, rows, c.k.user))
+		fill = append(fill, storeObjects(c, ctx, missU, rows, c.k.user, userCodec))
 		for id, u := range rows {
 			found.Users[id] = u
 		}
@@ -264,7 +257,7 @@ func (c *Cache) loadUsers(ctx context.Context, ids []int64) (map[int64]*model.Us
 
 // storeObjects writes loaded rows back, and an absent marker for every id
 // the database did not have, so probing random ids does not reach it.
-func storeObjects[T any](c *Cache, ctx context.Context, ids []int64, rows map[int64]*T, key func(int64) string) func(redis.Pipeliner) {
+func storeObjects[T any](c *Cache, ctx context.Context, ids []int64, rows map[int64]T, key func(int64) string, cd codec[T]) func(redis.Pipeliner) {
 	return func(p redis.Pipeliner) {
 		for _, id := range ids {
 			row, ok := rows[id]
@@ -272,24 +265,9 @@ func storeObjects[T any](c *Cache, ctx context.Context, ids []int64, rows map[in
 				p.Set(ctx, key(id), absent, c.ttl.missing())
 				continue
 			}
-			raw, err := json.Marshal(sanitize(row))
-			if err != nil {
-				c.log.Error("encode cache value", zap.Error(err))
-				continue
-			}
-			p.Set(ctx, key(id), raw, c.ttl.value())
+			p.Set(ctx, key(id), cd.encode(row), c.ttl.value())
 		}
 	}
-}
-
-// sanitize keeps secrets out of Redis.
-func sanitize[T any](row *T) any {
-	if u, ok := any(row).(*model.User); ok {
-		cp := *u
-		cp.PasswordHash = ""
-		return &cp
-	}
-	return row
 }
 
 // write runs the write-backs of a read in one pipeline. A failure is only
@@ -309,9 +287,9 @@ func (c *Cache) write(ctx context.Context, fill []func(redis.Pipeliner)) {
 }
 
 // decodeAll decodes MGET values into out and returns the ids that missed.
-func decodeAll[T any](cmd *redis.SliceCmd, ids []int64, out map[int64]*T) ([]int64, error) {
+func decodeAll[T any](cmd *redis.SliceCmd, ids []int64, out map[int64]T, cd codec[T]) []int64 {
 	if cmd == nil {
-		return nil, nil
+		return nil
 	}
 	var miss []int64
 	for i, raw := range cmd.Val() {
@@ -323,15 +301,14 @@ func decodeAll[T any](cmd *redis.SliceCmd, ids []int64, out map[int64]*T) ([]int
 		if s == absent {
 			continue
 		}
-		v := new(T)
-		if err := json.Unmarshal([]byte(s), v); err != nil {
-			// A value written by an incompatible version: reload it.
-			miss = append(miss, ids[i])
+		v, err := cd.decode([]byte(s))
+		if err != nil {
+			miss = append(miss, ids[i]) // another version's value: reload it
 			continue
 		}
 		out[ids[i]] = v
 	}
-	return miss, nil
+	return miss
 }
 
 func (c *Cache) keysOf(key func(int64) string, ids []int64) []string {

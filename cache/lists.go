@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -15,14 +14,13 @@ import (
 
 // list answers a whole-list read from key, loading it on a miss (one load
 // for all concurrent misses) and caching it for the TTL.
-func list[T any](c *Cache, ctx context.Context, kind, key string, load func() (T, error)) (T, error) {
+func list[T any](c *Cache, ctx context.Context, kind, key string, cd codec[T], load func() (T, error)) (T, error) {
 	if !c.usable() {
 		return load()
 	}
 	raw, err := c.rdb.Get(ctx, key).Bytes()
 	if err == nil {
-		var v T
-		if json.Unmarshal(raw, &v) == nil {
+		if v, err := cd.decode(raw); err == nil {
 			c.m.count(kind, 1, 0)
 			return v, nil
 		}
@@ -35,10 +33,8 @@ func list[T any](c *Cache, ctx context.Context, kind, key string, load func() (T
 		if err != nil {
 			return v, err
 		}
-		if enc, err := json.Marshal(v); err == nil {
-			if err := c.rdb.Set(ctx, key, enc, c.ttl.value()).Err(); c.failed(err) {
-				c.log.Debug("cache write-back failed", zap.Error(err))
-			}
+		if err := c.rdb.Set(ctx, key, cd.encode(v), c.ttl.value()).Err(); c.failed(err) {
+			c.log.Debug("cache write-back failed", zap.Error(err))
 		}
 		return v, nil
 	})
@@ -51,42 +47,42 @@ func list[T any](c *Cache, ctx context.Context, kind, key string, load func() (T
 
 // PublishedRefs returns an author's videos, newest first.
 func (c *Cache) PublishedRefs(ctx context.Context, authorID int64) ([]model.VideoRef, error) {
-	return list(c, ctx, "published", c.k.published(authorID), func() ([]model.VideoRef, error) {
+	return list(c, ctx, "published", c.k.published(authorID), refsCodec, func() ([]model.VideoRef, error) {
 		return c.db.PublishedRefs(ctx, authorID)
 	})
 }
 
 // FavoriteRefs returns the videos a user likes, most recent first.
 func (c *Cache) FavoriteRefs(ctx context.Context, userID int64) ([]model.VideoRef, error) {
-	return list(c, ctx, "favorites", c.k.favorites(userID), func() ([]model.VideoRef, error) {
+	return list(c, ctx, "favorites", c.k.favorites(userID), refsCodec, func() ([]model.VideoRef, error) {
 		return c.db.FavoriteRefs(ctx, userID)
 	})
 }
 
 // Comments returns a video's comments, newest first.
 func (c *Cache) Comments(ctx context.Context, videoID int64) ([]*model.Comment, error) {
-	return list(c, ctx, "comments", c.k.comments(videoID), func() ([]*model.Comment, error) {
+	return list(c, ctx, "comments", c.k.comments(videoID), commentsCodec, func() ([]*model.Comment, error) {
 		return c.db.Comments(ctx, videoID)
 	})
 }
 
 // FollowingIDs returns whom a user follows, most recent first.
 func (c *Cache) FollowingIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return list(c, ctx, "following", c.k.following(userID), func() ([]int64, error) {
+	return list(c, ctx, "following", c.k.following(userID), idsCodec, func() ([]int64, error) {
 		return c.db.FollowingIDs(ctx, userID)
 	})
 }
 
 // FollowerIDs returns a user's followers, most recent first.
 func (c *Cache) FollowerIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return list(c, ctx, "followers", c.k.followers(userID), func() ([]int64, error) {
+	return list(c, ctx, "followers", c.k.followers(userID), idsCodec, func() ([]int64, error) {
 		return c.db.FollowerIDs(ctx, userID)
 	})
 }
 
 // FriendIDs returns a user's mutual follows.
 func (c *Cache) FriendIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return list(c, ctx, "friends", c.k.friends(userID), func() ([]int64, error) {
+	return list(c, ctx, "friends", c.k.friends(userID), idsCodec, func() ([]int64, error) {
 		return c.db.FriendIDs(ctx, userID)
 	})
 }

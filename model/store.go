@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -54,7 +55,12 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			return fn(&Store{db: tx, now: s.now})
 		})
-		if !retryable(err) || ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil {
+			// The driver's own words ("transaction has already been
+			// committed or rolled back") would hide why.
+			return fmt.Errorf("transaction: %w", ctx.Err())
+		}
+		if !retryable(err) {
 			return err
 		}
 		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)

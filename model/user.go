@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
-
-	"gorm.io/gorm"
+	"strings"
 )
 
 // User is an account with its denormalised counters.
@@ -73,22 +72,47 @@ type userDelta struct {
 	by     int64
 }
 
-// bumpUsers applies counter changes in ascending id order, the same order
-// every transaction takes, so two actions touching the same pair of users
-// (A follows B while B follows A) never deadlock on each other.
+// bumpUsers applies counter changes in one statement. One UPDATE over
+// "id IN (...)" locks its rows in primary-key order, the same order in
+// every transaction, so two actions touching the same pair of users (A
+// follows B while B follows A) cannot deadlock on each other.
 func (s *Store) bumpUsers(ctx context.Context, deltas ...userDelta) error {
-	sort.SliceStable(deltas, func(i, j int) bool { return deltas[i].id < deltas[j].id })
+	var (
+		sets []string
+		args []any
+		ids  []int64
+	)
+	seen := map[int64]bool{}
+	byColumn := map[string][]userDelta{}
+	var columns []string
 	for _, d := range deltas {
-		res := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", d.id).
-			Update(d.column, gorm.Expr(d.column+" + ?", d.by))
-		if res.Error != nil {
-			return fmt.Errorf("bump user %s: %w", d.column, translate(res.Error))
+		if _, ok := byColumn[d.column]; !ok {
+			columns = append(columns, d.column)
 		}
-		if res.RowsAffected == 0 {
-			// The account behind a still-valid token is gone; the caller
-			// rolls back rather than leave a row pointing at nobody.
-			return fmt.Errorf("bump user %d: %w", d.id, ErrUserGone)
+		byColumn[d.column] = append(byColumn[d.column], d)
+		if !seen[d.id] {
+			seen[d.id] = true
+			ids = append(ids, d.id)
 		}
+	}
+	sort.Strings(columns)
+	for _, col := range columns {
+		expr := col + " = " + col + " + CASE id"
+		for _, d := range byColumn[col] {
+			expr += " WHEN ? THEN ?"
+			args = append(args, d.id, d.by)
+		}
+		sets = append(sets, expr+" ELSE 0 END")
+	}
+	args = append(args, ids)
+	res := s.db.WithContext(ctx).Exec("UPDATE users SET "+strings.Join(sets, ", ")+" WHERE id IN ?", args...)
+	if res.Error != nil {
+		return fmt.Errorf("bump user counters: %w", translate(res.Error))
+	}
+	if res.RowsAffected != int64(len(ids)) {
+		// An account behind a still-valid token is gone; the caller rolls
+		// back rather than leave a row pointing at nobody.
+		return fmt.Errorf("bump user counters of %v: %w", ids, ErrUserGone)
 	}
 	return nil
 }

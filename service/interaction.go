@@ -33,13 +33,17 @@ func txError(action string, err error) error {
 	return fmt.Errorf("%s: %w", action, err)
 }
 
+// video finds the target of a like or comment through the cache: a video
+// is never deleted and its author never changes, so a cached row answers
+// existence and ownership as well as the database would.
 func (s *Interactions) video(ctx context.Context, id int64) (*model.Video, error) {
-	v, err := s.store.VideoByID(ctx, id)
-	if errors.Is(err, model.ErrNotFound) {
-		return nil, errcode.VideoNotFound
-	}
+	found, err := s.reads.Find(ctx, model.Lookup{VideoIDs: []int64{id}})
 	if err != nil {
 		return nil, fmt.Errorf("video: %w", err)
+	}
+	v, ok := found.Videos[id]
+	if !ok {
+		return nil, errcode.VideoNotFound
 	}
 	return v, nil
 }

@@ -39,6 +39,12 @@ func Write(c *gin.Context, log *zap.Logger, body Body, err error) {
 		var coded *errcode.Error
 		switch {
 		case errors.As(err, &coded):
+		case errors.Is(err, context.Canceled):
+			// The client left; nobody reads this answer and nothing failed.
+			log.Debug("request cancelled by the client",
+				zap.String("request_id", c.GetString(RequestIDKey)),
+				zap.String("route", c.FullPath()))
+			coded = errcode.Internal
 		case errors.Is(err, context.DeadlineExceeded):
 			// A dependency too slow to answer within the request's deadline.
 			log.Warn("request timed out",
