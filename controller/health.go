@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -32,13 +33,25 @@ func (h *Health) Alive(c *gin.Context) {
 }
 
 // Ready handles GET /readyz: every configured dependency answers within a
-// second. 503 lets a load balancer take this instance out of rotation.
+// second. 503 lets a load balancer take this instance out of rotation. The
+// checks run at once, each with its own second, so one dependency that
+// hangs cannot make the others look down.
 func (h *Health) Ready(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
-	defer cancel()
+	results := make([]error, len(h.checks))
+	var wg sync.WaitGroup
+	for i, chk := range h.checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+			defer cancel()
+			results[i] = chk.Ping(ctx)
+		}()
+	}
+	wg.Wait()
 	status, ready := map[string]string{}, true
-	for _, chk := range h.checks {
-		if err := chk.Ping(ctx); err != nil {
+	for i, chk := range h.checks {
+		if err := results[i]; err != nil {
 			status[chk.Name] = "down"
 			ready = false
 			h.log.Warn("readiness check failed", zap.String("dependency", chk.Name), zap.Error(err))

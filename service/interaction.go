@@ -96,7 +96,9 @@ func (s *Interactions) FavoriteList(ctx context.Context, viewer, userID int64) (
 	return videos, nil
 }
 
-// AddComment posts text on videoID as userID.
+// AddComment posts text on videoID as userID. The author is looked up
+// before the commit: once the comment is stored, nothing may turn the
+// answer into a failure, or the client would post it again.
 func (s *Interactions) AddComment(ctx context.Context, userID, videoID int64, content string) (*Comment, error) {
 	content, err := text("comment_text", content, MaxCommentLen, true)
 	if err != nil {
@@ -104,6 +106,13 @@ func (s *Interactions) AddComment(ctx context.Context, userID, videoID int64, co
 	}
 	if _, err := s.video(ctx, videoID); err != nil {
 		return nil, err
+	}
+	users, err := s.pages.users(ctx, userID, []int64{userID})
+	if err != nil {
+		return nil, fmt.Errorf("add comment: %w", err)
+	}
+	if len(users) == 0 {
+		return nil, errAccountGone
 	}
 	c := &model.Comment{VideoID: videoID, UserID: userID, Content: content}
 	err = s.store.Tx(ctx, func(tx *model.Store) error {
@@ -119,13 +128,6 @@ func (s *Interactions) AddComment(ctx context.Context, userID, videoID int64, co
 		return nil, txError("add comment", err)
 	}
 	s.inv.CommentsChanged(ctx, videoID)
-	users, err := s.pages.users(ctx, userID, []int64{userID})
-	if err != nil {
-		return nil, fmt.Errorf("add comment: %w", err)
-	}
-	if len(users) == 0 {
-		return nil, errAccountGone
-	}
 	out := s.pages.present.comment(c, users[0])
 	return &out, nil
 }
