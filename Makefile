@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: run build test vet fmt release clean postman postman-fullstack e2e-web bench
+.PHONY: run build test vet fmt release clean postman postman-fullstack e2e-web bench fuzz fault soak
 
 ## run: serve on the embedded default (SQLite, local media) at :8080
 run:
@@ -46,6 +46,19 @@ e2e-web:
 ## (BENCH_QUICK=1 for a three-minute smoke run)
 bench:
 	bash test/bench/run.sh
+
+## fuzz: every fuzz target, FUZZTIME each (default 30s); fails on any finding
+fuzz:
+	test/fuzz/run.sh
+
+## fault: the fault and shutdown tests alone (they also run in make test)
+fault:
+	$(GO) test -race -count=1 -v ./test/fault/
+
+## soak: mixed traffic against the full stack for SOAK_DURATION (default 10m),
+## failing if goroutines, DB connections or memory grow
+soak:
+	test/soak/run.sh
 
 ## release: static binaries for linux/amd64 and linux/arm64 in dist/
 release:

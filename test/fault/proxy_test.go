@@ -1,0 +1,238 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tiktok-lite/server/test/testenv"
+)
+
+// mode is what a holeProxy does with traffic.
+type mode int
+
+const (
+	passing mode = iota
+	cut          // live connections closed, new ones closed at once
+	holed        // connections stay open, nothing passes either way
+)
+
+// holeProxy forwards TCP to a target and fails in the two ways a network
+// does: a cut, which the peers see at once (connections closed, new ones
+// refused), and a black hole, which they do not: connections are accepted
+// and stay open, but every byte is dropped, like a partition or a peer
+// whose machine froze. Only time-outs get a client out of a black hole.
+type holeProxy struct {
+	t      testing.TB
+	target string
+	ln     net.Listener
+
+	mu     sync.Mutex
+	mode   mode
+	closed bool
+	conns  map[net.Conn]struct{}
+
+	wg sync.WaitGroup
+}
+
+// startHoleProxy listens on 127.0.0.1:0 until the test ends.
+func startHoleProxy(t testing.TB, target string) *holeProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("hole proxy: listen: %v", err)
+	}
+	p := &holeProxy{t: t, target: target, ln: ln, conns: make(map[net.Conn]struct{})}
+	p.wg.Go(p.accept)
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Addr is the address to dial instead of the target.
+func (p *holeProxy) Addr() string { return p.ln.Addr().String() }
+
+// Cut closes every connection and refuses new ones until Restore.
+func (p *holeProxy) Cut() { p.set(cut) }
+
+// Blackhole keeps every connection open and accepts new ones, but drops
+// all traffic until Restore.
+func (p *holeProxy) Blackhole() { p.set(holed) }
+
+// Restore forwards again. Connections that lived through a black hole have
+// lost bytes and cannot be trusted, so they are closed, as the peers'
+// retransmission time-outs would eventually do.
+func (p *holeProxy) Restore() { p.set(passing) }
+
+func (p *holeProxy) set(m mode) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m == cut || (m == passing && p.mode == holed) {
+		p.closeAllLocked()
+	}
+	p.mode = m
+}
+
+func (p *holeProxy) current() mode {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mode
+}
+
+// Close stops the proxy and waits for its goroutines.
+func (p *holeProxy) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.closeAllLocked()
+	p.mu.Unlock()
+	if err := p.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		p.t.Logf("hole proxy: close listener: %v", err)
+	}
+	p.wg.Wait()
+}
+
+func (p *holeProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		m, tracked := p.track(c)
+		switch {
+		case !tracked || m == cut:
+			c.Close()
+		case m == holed:
+			p.wg.Go(func() { p.swallow(c) })
+		default:
+			p.wg.Go(func() { p.forward(c) })
+		}
+	}
+}
+
+// track registers c and returns the mode it arrived in; false when the
+// proxy is closed.
+func (p *holeProxy) track(c net.Conn) (mode, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return p.mode, false
+	}
+	if p.mode != cut {
+		p.conns[c] = struct{}{}
+	}
+	return p.mode, true
+}
+
+func (p *holeProxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.conns, c)
+}
+
+// swallow reads and drops everything c sends until it is closed.
+func (p *holeProxy) swallow(c net.Conn) {
+	defer p.untrack(c)
+	defer c.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+func (p *holeProxy) forward(client net.Conn) {
+	defer p.untrack(client)
+	defer client.Close()
+	upstream, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	if err != nil {
+		p.t.Logf("hole proxy: dial %s: %v", p.target, err)
+		return
+	}
+	if m, ok := p.track(upstream); !ok || m == cut {
+		upstream.Close()
+		return
+	}
+	defer p.untrack(upstream)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			client.Close()
+			upstream.Close()
+		})
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { defer stop(); p.pump(upstream, client) })
+	wg.Go(func() { defer stop(); p.pump(client, upstream) })
+	wg.Wait()
+}
+
+// pump copies src to dst, dropping what arrives while the proxy is a
+// black hole; reading on keeps the sender from noticing.
+func (p *holeProxy) pump(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && p.current() != holed {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *holeProxy) closeAllLocked() {
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// TestHoleProxy checks the proxy itself against a real Redis: it passes
+// commands, a black hole makes a client time out rather than fail, a cut
+// fails it at once, and after Restore a fresh client works again.
+func TestHoleProxy(t *testing.T) {
+	p := startHoleProxy(t, testenv.RedisAddr(t))
+	ping := func(timeout time.Duration) (time.Duration, error) {
+		rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, MaxRetries: -1})
+		defer rdb.Close()
+		begin := time.Now()
+		err := rdb.Ping(context.Background()).Err()
+		return time.Since(begin), err
+	}
+	if _, err := ping(2 * time.Second); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	p.Blackhole()
+	took, err := ping(300 * time.Millisecond)
+	var nerr net.Error
+	if err == nil || !errors.As(err, &nerr) || !nerr.Timeout() {
+		t.Errorf("in the black hole: ping = %v after %s, want a time-out", err, took)
+	}
+	if took < 250*time.Millisecond {
+		t.Errorf("in the black hole: ping failed after %s, want it to wait for its time-out", took)
+	}
+	p.Cut()
+	if took, err := ping(2 * time.Second); err == nil || took > time.Second {
+		t.Errorf("cut: ping = %v after %s, want a failure at once", err, took)
+	}
+	p.Restore()
+	if _, err := ping(2 * time.Second); err != nil {
+		t.Errorf("restored: %v", err)
+	}
+}
