@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/gin-gonic/gin"
+	"github.com/goccy/go-json"
 	"go.uber.org/zap"
 
 	"github.com/tiktok-lite/server/pkg/errcode"
@@ -62,7 +63,16 @@ func Write(c *gin.Context, log *zap.Logger, body Body, err error) {
 		env.StatusCode, env.StatusMsg = coded.Code, coded.Msg
 	}
 	c.Set(CodeKey, env.StatusCode)
-	c.JSON(200, body)
+	// go-json writes the same bytes as encoding/json for these plain
+	// structs, several times faster: a feed page is about 17 KB of JSON.
+	out, err := json.Marshal(body)
+	if err != nil {
+		log.Error("encode response", zap.Error(err))
+		c.Set(CodeKey, errcode.Internal.Code)
+		c.JSON(200, Envelope{StatusCode: errcode.Internal.Code, StatusMsg: errcode.Internal.Msg})
+		return
+	}
+	c.Data(200, "application/json; charset=utf-8", out)
 }
 
 // Fail answers with err alone, for middleware that stops a request.
