@@ -21,7 +21,7 @@ func TestAccounts(t *testing.T) {
 			// Register and login carry user_id and token even on failure.
 			dup := s.post(t, "/douyin/user/register/", url.Values{"username": {"alice"}, "password": {"secret1"}})
 			wantCode(t, "duplicate name", dup, 40901)
-			if dup.int("user_id") != 0 || dup["token"] != "" {
+			if dup.Int("user_id") != 0 || dup["token"] != "" {
 				t.Errorf("failed register: user_id %v token %v, want 0 and \"\" present", dup["user_id"], dup["token"])
 			}
 			for _, tt := range []struct {
@@ -41,15 +41,15 @@ func TestAccounts(t *testing.T) {
 
 			login := s.post(t, "/douyin/user/login/", url.Values{"username": {"alice"}, "password": {"secret1"}})
 			wantCode(t, "login", login, 0)
-			if login.int("user_id") != id || login.str("token") == "" {
+			if login.Int("user_id") != id || login.Str("token") == "" {
 				t.Errorf("login = %v, want user %d and a token", login, id)
 			}
 			wrong := s.post(t, "/douyin/user/login/", url.Values{"username": {"alice"}, "password": {"secret2"}})
 			unknown := s.post(t, "/douyin/user/login/", url.Values{"username": {"nobody"}, "password": {"secret1"}})
 			wantCode(t, "wrong password", wrong, 40103)
 			wantCode(t, "unknown name", unknown, 40103)
-			if wrong.msg() != unknown.msg() {
-				t.Errorf("wrong password says %q, unknown name says %q; must be the same", wrong.msg(), unknown.msg())
+			if wrong.Msg() != unknown.Msg() {
+				t.Errorf("wrong password says %q, unknown name says %q; must be the same", wrong.Msg(), unknown.Msg())
 			}
 			if _, ok := wrong["token"]; !ok {
 				t.Errorf("failed login has no token field")
@@ -58,12 +58,12 @@ func TestAccounts(t *testing.T) {
 			// User info: by id as a guest, and the token's own user.
 			info := s.get(t, "/douyin/user/", url.Values{"user_id": {itoa(id)}})
 			wantCode(t, "user info", info, 0)
-			u := info.obj("user")
-			if u.int("id") != id || u.str("name") != "alice" {
+			u := info.Obj("user")
+			if u.Int("id") != id || u.Str("name") != "alice" {
 				t.Errorf("user = %v", u)
 			}
 			for _, field := range []string{"follow_count", "follower_count", "total_favorited", "work_count", "favorite_count"} {
-				if u.int(field) != 0 {
+				if u.Int(field) != 0 {
 					t.Errorf("%s = %v, want a present 0", field, u[field])
 				}
 			}
@@ -71,15 +71,15 @@ func TestAccounts(t *testing.T) {
 				t.Errorf("is_follow = %v, want a present false", u["is_follow"])
 			}
 			for _, field := range []string{"avatar", "background_image"} {
-				if !strings.HasPrefix(u.str(field), "http") {
-					t.Errorf("%s = %q, want an absolute URL", field, u.str(field))
+				if !strings.HasPrefix(u.Str(field), "http") {
+					t.Errorf("%s = %q, want an absolute URL", field, u.Str(field))
 				}
 			}
-			if u.str("signature") == "" {
+			if u.Str("signature") == "" {
 				t.Errorf("signature empty, want a default")
 			}
 			self := s.get(t, "/douyin/user/", url.Values{"token": {token}})
-			if self.obj("user").int("id") != id {
+			if self.Obj("user").Int("id") != id {
 				t.Errorf("user/ with only a token = %v, want the token's user", self)
 			}
 			wantCode(t, "unknown user", s.get(t, "/douyin/user/", url.Values{"user_id": {"999999"}}), 40401)
@@ -124,7 +124,7 @@ func TestTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, "bearer follow", decode(t, resp), 0)
-	if n := s.get(t, "/douyin/user/", url.Values{"user_id": {itoa(otherID)}}).obj("user").int("follower_count"); n != 1 {
+	if n := s.get(t, "/douyin/user/", url.Values{"user_id": {itoa(otherID)}}).Obj("user").Int("follower_count"); n != 1 {
 		t.Errorf("follower_count = %d after a bearer follow, want 1", n)
 	}
 }
@@ -146,12 +146,12 @@ func TestMissingParameterIsNamed(t *testing.T) {
 	_, token := s.register(t, "alice", "secret1")
 	r := s.post(t, "/douyin/favorite/action/", url.Values{"token": {token}, "action_type": {"1"}})
 	wantCode(t, "like without video_id", r, 40001)
-	if r.msg() != "video_id is required" {
-		t.Errorf("status_msg = %q, want %q", r.msg(), "video_id is required")
+	if r.Msg() != "video_id is required" {
+		t.Errorf("status_msg = %q, want %q", r.Msg(), "video_id is required")
 	}
 	r = s.post(t, "/douyin/favorite/action/", url.Values{"token": {token}, "video_id": {"1"}, "action_type": {"3"}})
-	if r.code() != 40001 || !strings.Contains(r.msg(), "action_type") {
-		t.Errorf("bad action_type: %d %q, want 40001 naming action_type", r.code(), r.msg())
+	if r.Code() != 40001 || !strings.Contains(r.Msg(), "action_type") {
+		t.Errorf("bad action_type: %d %q, want 40001 naming action_type", r.Code(), r.Msg())
 	}
 }
 
@@ -189,7 +189,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 				t.Fatalf("no access log lines captured:\n%s", logs)
 			}
 			for what, secret := range map[string]string{
-				"password": password, "token": token, "login token": login.str("token"),
+				"password": password, "token": token, "login token": login.Str("token"),
 				"token signature": token[strings.LastIndex(token, ".")+1:],
 			} {
 				if strings.Contains(logs, secret) {

@@ -32,19 +32,19 @@ func TestTwoInstancesSeeEachOthersWrites(t *testing.T) {
 	wantCode(t, "publish on one", r, 0)
 
 	views := func(s *server) (int64, int64) {
-		feed := s.get(t, "/douyin/feed/", url.Values{"token": {bobToken}}).list("video_list")
+		feed := s.get(t, "/douyin/feed/", url.Values{"token": {bobToken}}).List("video_list")
 		if len(feed) != 1 {
 			t.Fatalf("feed through %s has %d videos, want 1", s.base, len(feed))
 		}
-		u := s.get(t, "/douyin/user/", url.Values{"user_id": {itoa(alice)}, "token": {bobToken}}).obj("user")
-		return feed[0].int("favorite_count"), u.int("follower_count")
+		u := s.get(t, "/douyin/user/", url.Values{"user_id": {itoa(alice)}, "token": {bobToken}}).Obj("user")
+		return feed[0].Int("favorite_count"), u.Int("follower_count")
 	}
 	for _, s := range []*server{one, two} { // warm both caches
 		if likes, followers := views(s); likes != 0 || followers != 0 {
 			t.Fatalf("fresh counts %d likes, %d followers", likes, followers)
 		}
 	}
-	videoID := two.get(t, "/douyin/feed/", nil).list("video_list")[0].int("id")
+	videoID := two.get(t, "/douyin/feed/", nil).List("video_list")[0].Int("id")
 	wantCode(t, "like through two", two.post(t, "/douyin/favorite/action/",
 		url.Values{"token": {bobToken}, "video_id": {itoa(videoID)}, "action_type": {"1"}}), 0)
 	wantCode(t, "follow through one", one.post(t, "/douyin/relation/action/",

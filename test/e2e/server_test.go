@@ -205,39 +205,7 @@ func (b *logBuffer) String() string {
 }
 
 // reply is a decoded envelope with the rest of the body kept raw.
-type reply map[string]any
-
-func (r reply) code() int64 {
-	f, _ := r["status_code"].(float64)
-	return int64(f)
-}
-
-func (r reply) msg() string { s, _ := r["status_msg"].(string); return s }
-
-func (r reply) int(key string) int64 {
-	f, ok := r[key].(float64)
-	if !ok {
-		return -1
-	}
-	return int64(f)
-}
-
-func (r reply) str(key string) string { s, _ := r[key].(string); return s }
-
-func (r reply) obj(key string) reply {
-	m, _ := r[key].(map[string]any)
-	return reply(m)
-}
-
-func (r reply) list(key string) []reply {
-	raw, _ := r[key].([]any)
-	out := make([]reply, 0, len(raw))
-	for _, x := range raw {
-		m, _ := x.(map[string]any)
-		out = append(out, reply(m))
-	}
-	return out
-}
+type reply = testenv.Reply
 
 func decode(t *testing.T, resp *http.Response) reply {
 	t.Helper()
@@ -316,18 +284,18 @@ func (s *server) upload(t *testing.T, fields map[string]string, fileName string,
 func (s *server) register(t *testing.T, name, password string) (int64, string) {
 	t.Helper()
 	r := s.post(t, "/douyin/user/register/", url.Values{"username": {name}, "password": {password}})
-	if r.code() != 0 {
-		t.Fatalf("register %q: %d %s", name, r.code(), r.msg())
+	if r.Code() != 0 {
+		t.Fatalf("register %q: %d %s", name, r.Code(), r.Msg())
 	}
-	return r.int("user_id"), r.str("token")
+	return r.Int("user_id"), r.Str("token")
 }
 
 func wantCode(t *testing.T, what string, r reply, code int64) {
 	t.Helper()
-	if r.code() != code {
-		t.Errorf("%s: status_code %d (%q), want %d", what, r.code(), r.msg(), code)
+	if r.Code() != code {
+		t.Errorf("%s: status_code %d (%q), want %d", what, r.Code(), r.Msg(), code)
 	}
-	if code != 0 && r.msg() == "" {
+	if code != 0 && r.Msg() == "" {
 		t.Errorf("%s: error without status_msg", what)
 	}
 }

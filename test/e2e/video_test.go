@@ -72,26 +72,26 @@ func TestPublishFeedAndMedia(t *testing.T) {
 
 			feed := s.get(t, "/douyin/feed/", url.Values{"token": {viewerToken}})
 			wantCode(t, "feed", feed, 0)
-			videos := feed.list("video_list")
+			videos := feed.List("video_list")
 			if len(videos) != 1 {
 				t.Fatalf("feed has %d videos, want 1", len(videos))
 			}
 			v := videos[0]
-			if v.str("title") != "my first clip" || v.obj("author").int("id") != authorID {
+			if v.Str("title") != "my first clip" || v.Obj("author").Int("id") != authorID {
 				t.Errorf("video = %v", v)
 			}
-			if v.int("favorite_count") != 0 || v.int("comment_count") != 0 || v["is_favorite"] != false {
+			if v.Int("favorite_count") != 0 || v.Int("comment_count") != 0 || v["is_favorite"] != false {
 				t.Errorf("fresh video counts/flags = %v %v %v, want present 0, 0, false", v["favorite_count"], v["comment_count"], v["is_favorite"])
 			}
-			if next := feed.int("next_time"); next < before || next > time.Now().UnixMilli() {
+			if next := feed.Int("next_time"); next < before || next > time.Now().UnixMilli() {
 				t.Errorf("next_time %d is not the video's publish time in ms", next)
 			}
-			if w := v.obj("author").int("work_count"); w != 1 {
+			if w := v.Obj("author").Int("work_count"); w != 1 {
 				t.Errorf("author work_count = %d, want 1", w)
 			}
 
 			list := s.get(t, "/douyin/publish/list/", url.Values{"user_id": {itoa(authorID)}})
-			if got := list.list("video_list"); len(got) != 1 || got[0].int("id") != v.int("id") {
+			if got := list.List("video_list"); len(got) != 1 || got[0].Int("id") != v.Int("id") {
 				t.Errorf("publish list = %v, want the video", got)
 			}
 			empty := s.get(t, "/douyin/publish/list/", url.Values{"user_id": {itoa(viewerID)}})
@@ -100,7 +100,7 @@ func TestPublishFeedAndMedia(t *testing.T) {
 			}
 
 			// The whole video, a range of it for seeking, and the cover.
-			play := v.str("play_url")
+			play := v.Str("play_url")
 			if !strings.HasPrefix(play, s.base+"/media/") {
 				t.Fatalf("play_url %q is not an absolute URL on this server", play)
 			}
@@ -115,21 +115,21 @@ func TestPublishFeedAndMedia(t *testing.T) {
 			if resp.StatusCode != 206 || !bytes.Equal(body, sample[:100]) {
 				t.Errorf("Range 0-99: %d, %d bytes; want 206 and the first 100", resp.StatusCode, len(body))
 			}
-			resp, body = fetch(t, v.str("cover_url"), nil)
+			resp, body = fetch(t, v.Str("cover_url"), nil)
 			if resp.StatusCode != 200 || len(body) < 100 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "image/") {
 				t.Errorf("GET cover_url: %d, %d bytes, %q", resp.StatusCode, len(body), resp.Header.Get("Content-Type"))
 			}
 
 			// Feed paging: older than the video is empty, next_time = now.
-			older := s.get(t, "/douyin/feed/", url.Values{"latest_time": {itoa(feed.int("next_time"))}})
-			if n := len(older.list("video_list")); n != 0 {
+			older := s.get(t, "/douyin/feed/", url.Values{"latest_time": {itoa(feed.Int("next_time"))}})
+			if n := len(older.List("video_list")); n != 0 {
 				t.Errorf("feed before the only video has %d videos, want 0", n)
 			}
-			if nt := older.int("next_time"); nt < time.Now().Add(-time.Minute).UnixMilli() {
+			if nt := older.Int("next_time"); nt < time.Now().Add(-time.Minute).UnixMilli() {
 				t.Errorf("empty page next_time = %d, want now", nt)
 			}
 			secs := s.get(t, "/douyin/feed/", url.Values{"latest_time": {itoa(time.Now().Unix() + 5)}})
-			if n := len(secs.list("video_list")); n != 1 {
+			if n := len(secs.List("video_list")); n != 1 {
 				t.Errorf("feed with latest_time in seconds has %d videos, want 1", n)
 			}
 		})
@@ -163,10 +163,10 @@ func TestRefusedUploadsLeaveNothing(t *testing.T) {
 			} {
 				wantCode(t, tt.name, s.upload(t, tt.fields, tt.file, tt.data), tt.code)
 			}
-			if n := len(s.get(t, "/douyin/feed/", nil).list("video_list")); n != 0 {
+			if n := len(s.get(t, "/douyin/feed/", nil).List("video_list")); n != 0 {
 				t.Errorf("feed has %d videos after refused uploads, want 0", n)
 			}
-			if w := s.get(t, "/douyin/user/", url.Values{"user_id": {itoa(authorID)}}).obj("user").int("work_count"); w != 0 {
+			if w := s.get(t, "/douyin/user/", url.Values{"user_id": {itoa(authorID)}}).Obj("user").Int("work_count"); w != 0 {
 				t.Errorf("work_count = %d after refused uploads, want 0", w)
 			}
 			if left := files(t, filepath.Join(s.dataDir, "media")); len(left) != 0 {

@@ -106,19 +106,19 @@ func wantCodes(t *testing.T, what string, a answer, codes ...int64) {
 		return
 	}
 	for _, c := range codes {
-		if a.code() == c {
-			if c != 0 && a.msg() == "" {
+		if a.Code() == c {
+			if c != 0 && a.Msg() == "" {
 				t.Errorf("%s: code %d without status_msg", what, c)
 			}
 			return
 		}
 	}
-	t.Errorf("%s: status_code %d (%q), want one of %v", what, a.code(), a.msg(), codes)
+	t.Errorf("%s: status_code %d (%q), want one of %v", what, a.Code(), a.Msg(), codes)
 }
 
 func describe(a answer) string {
 	if a.err != nil {
 		return fmt.Sprintf("error %v after %s", a.err, a.took.Round(time.Millisecond))
 	}
-	return fmt.Sprintf("code %d %q after %s", a.code(), a.msg(), a.took.Round(time.Millisecond))
+	return fmt.Sprintf("code %d %q after %s", a.Code(), a.Msg(), a.took.Round(time.Millisecond))
 }

@@ -316,39 +316,7 @@ func (s *server) errorLogs() []string {
 }
 
 // reply is a decoded envelope with the rest of the body kept raw.
-type reply map[string]any
-
-func (r reply) code() int64 {
-	f, _ := r["status_code"].(float64)
-	return int64(f)
-}
-
-func (r reply) msg() string { s, _ := r["status_msg"].(string); return s }
-
-func (r reply) int(key string) int64 {
-	f, ok := r[key].(float64)
-	if !ok {
-		return -1
-	}
-	return int64(f)
-}
-
-func (r reply) str(key string) string { s, _ := r[key].(string); return s }
-
-func (r reply) obj(key string) reply {
-	m, _ := r[key].(map[string]any)
-	return reply(m)
-}
-
-func (r reply) list(key string) []reply {
-	raw, _ := r[key].([]any)
-	out := make([]reply, 0, len(raw))
-	for _, x := range raw {
-		m, _ := x.(map[string]any)
-		out = append(out, reply(m))
-	}
-	return out
-}
+type reply = testenv.Reply
 
 // client is generous with its own time-out: the tests measure how long
 // answers take, they must not cut them short.
@@ -424,8 +392,8 @@ func ok(t *testing.T, what string, a answer) reply {
 	if a.err != nil {
 		t.Fatalf("%s: %v", what, a.err)
 	}
-	if a.code() != 0 {
-		t.Fatalf("%s: status_code %d (%q), want 0", what, a.code(), a.msg())
+	if a.Code() != 0 {
+		t.Fatalf("%s: status_code %d (%q), want 0", what, a.Code(), a.Msg())
 	}
 	return a.reply
 }
@@ -433,7 +401,7 @@ func ok(t *testing.T, what string, a answer) reply {
 func (s *server) register(t *testing.T, name string) (int64, string) {
 	t.Helper()
 	r := s.post(t, "/douyin/user/register/", url.Values{"username": {name}, "password": {"secret1"}})
-	return r.int("user_id"), r.str("token")
+	return r.Int("user_id"), r.Str("token")
 }
 
 // publish uploads the sample clip and returns the new video's id.
@@ -463,9 +431,9 @@ func (s *server) publish(t *testing.T, token, title string) int64 {
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	ok(t, "publish", s.do(req))
 	list := s.get(t, "/douyin/publish/list/", url.Values{"user_id": {strconv.FormatInt(s.viewer(t, token), 10)}})
-	for _, v := range list.list("video_list") {
-		if v.str("title") == title {
-			return v.int("id")
+	for _, v := range list.List("video_list") {
+		if v.Str("title") == title {
+			return v.Int("id")
 		}
 	}
 	t.Fatalf("published %q but it is not in the publish list", title)
@@ -475,7 +443,7 @@ func (s *server) publish(t *testing.T, token, title string) int64 {
 // viewer is the user id behind token.
 func (s *server) viewer(t *testing.T, token string) int64 {
 	t.Helper()
-	return s.get(t, "/douyin/user/", url.Values{"token": {token}}).obj("user").int("id")
+	return s.get(t, "/douyin/user/", url.Values{"token": {token}}).Obj("user").Int("id")
 }
 
 // readiness is /readyz's answer: the HTTP status and each dependency's

@@ -146,7 +146,7 @@ func (sc *scene) fresh() error {
 	}
 	get := func(r read) (reply, error) {
 		a := sc.s.tryGet(r.path, r.params)
-		if a.err != nil || a.code() != 0 {
+		if a.err != nil || a.Code() != 0 {
 			return nil, fmt.Errorf("%s: %s", r.path, describe(a))
 		}
 		return a.reply, nil
@@ -155,27 +155,27 @@ func (sc *scene) fresh() error {
 	var problems []error
 	if r, err := get(rs[1]); err != nil {
 		problems = append(problems, err)
-	} else if got := r.obj("user").int("follower_count"); got != bobFollowers {
+	} else if got := r.Obj("user").Int("follower_count"); got != bobFollowers {
 		problems = append(problems, fmt.Errorf("bob's follower_count %d, database %d", got, bobFollowers))
 	}
 	if r, err := get(rs[3]); err != nil {
 		problems = append(problems, err)
-	} else if vs := r.list("video_list"); len(vs) != 1 || vs[0].int("favorite_count") != videoLikes || vs[0].int("comment_count") != videoComments {
+	} else if vs := r.List("video_list"); len(vs) != 1 || vs[0].Int("favorite_count") != videoLikes || vs[0].Int("comment_count") != videoComments {
 		problems = append(problems, fmt.Errorf("bob's publish list %v, database favorite_count %d comment_count %d", vs, videoLikes, videoComments))
 	}
 	if r, err := get(rs[4]); err != nil {
 		problems = append(problems, err)
-	} else if got := len(r.list("video_list")); int64(got) != liked {
+	} else if got := len(r.List("video_list")); int64(got) != liked {
 		problems = append(problems, fmt.Errorf("alice's favorite list has %d videos, database %d", got, liked))
 	}
 	if r, err := get(rs[5]); err != nil {
 		problems = append(problems, err)
-	} else if got := len(r.list("comment_list")); int64(got) != videoComments {
+	} else if got := len(r.List("comment_list")); int64(got) != videoComments {
 		problems = append(problems, fmt.Errorf("comment list has %d, database %d", got, videoComments))
 	}
 	if r, err := get(rs[6]); err != nil {
 		problems = append(problems, err)
-	} else if got := len(r.list("user_list")); int64(got) != follows {
+	} else if got := len(r.List("user_list")); int64(got) != follows {
 		problems = append(problems, fmt.Errorf("alice's follow list has %d, database %d", got, follows))
 	}
 	if len(problems) > 0 {
@@ -223,7 +223,7 @@ func (sc *scene) attempt(t *testing.T, writeCodes, readCodes []int64) []answer {
 		if err != nil {
 			t.Fatalf("%s: check the database: %v", w.name, err)
 		}
-		if succeeded := a.code() == 0; applied != succeeded {
+		if succeeded := a.Code() == 0; applied != succeeded {
 			t.Errorf("%s: answered %s, but the database shows it applied = %v", w.name, describe(a), applied)
 		}
 		if applied {
@@ -340,7 +340,7 @@ func TestMySQLOutage(t *testing.T) {
 			took, err := eventually(recoverBound, func() error {
 				ws := sc.writes()
 				a := s.tryPost(ws[2].path, ws[2].params)
-				if a.err != nil || a.code() != 0 {
+				if a.err != nil || a.Code() != 0 {
 					return fmt.Errorf("comment after recovery: %s", describe(a))
 				}
 				return nil

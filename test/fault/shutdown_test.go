@@ -106,8 +106,8 @@ func (l *loadRun) send(c *loadClient, seq int, method, path string, params url.V
 		switch {
 		case err != nil:
 			res.outcome, res.detail = badAnswer, err.Error()
-		case r.code() != 0:
-			res.outcome, res.detail = badAnswer, fmt.Sprintf("status_code %d %q", r.code(), r.msg())
+		case r.Code() != 0:
+			res.outcome, res.detail = badAnswer, fmt.Sprintf("status_code %d %q", r.Code(), r.Msg())
 		default:
 			res.outcome = answered
 		}
@@ -398,18 +398,18 @@ func agrees(s *server, db *sql.DB, users []account, videos []int64) error {
 	var problems []string
 	for _, u := range users {
 		a := s.tryGet("/douyin/user/", url.Values{"user_id": {itoa(u.id)}})
-		if a.err != nil || a.code() != 0 {
+		if a.err != nil || a.Code() != 0 {
 			return fmt.Errorf("user %d: %s", u.id, describe(a))
 		}
-		got := a.obj("user")
+		got := a.Obj("user")
 		var row [5]int64
 		if err := db.QueryRow("SELECT follow_count, follower_count, total_favorited, work_count, favorite_count FROM users WHERE id = ?", u.id).
 			Scan(&row[0], &row[1], &row[2], &row[3], &row[4]); err != nil {
 			return err
 		}
 		for i, f := range []string{"follow_count", "follower_count", "total_favorited", "work_count", "favorite_count"} {
-			if got.int(f) != row[i] {
-				problems = append(problems, fmt.Sprintf("user %d %s %d, database %d", u.id, f, got.int(f), row[i]))
+			if got.Int(f) != row[i] {
+				problems = append(problems, fmt.Sprintf("user %d %s %d, database %d", u.id, f, got.Int(f), row[i]))
 			}
 		}
 		for _, l := range []struct{ path, key, query string }{
@@ -418,38 +418,38 @@ func agrees(s *server, db *sql.DB, users []account, videos []int64) error {
 			{"/douyin/relation/follower/list/", "user_list", "SELECT COUNT(*) FROM follows WHERE to_user_id = ?"},
 		} {
 			a := s.tryGet(l.path, url.Values{"user_id": {itoa(u.id)}})
-			if a.err != nil || a.code() != 0 {
+			if a.err != nil || a.Code() != 0 {
 				return fmt.Errorf("%s of %d: %s", l.path, u.id, describe(a))
 			}
 			var n int64
 			if err := db.QueryRow(l.query, u.id).Scan(&n); err != nil {
 				return err
 			}
-			if got := int64(len(a.list(l.key))); got != n {
+			if got := int64(len(a.List(l.key))); got != n {
 				problems = append(problems, fmt.Sprintf("%s of user %d lists %d, database %d", l.path, u.id, got, n))
 			}
 		}
 	}
 	for _, v := range videos {
 		a := s.tryGet("/douyin/comment/list/", url.Values{"video_id": {itoa(v)}})
-		if a.err != nil || a.code() != 0 {
+		if a.err != nil || a.Code() != 0 {
 			return fmt.Errorf("comments of %d: %s", v, describe(a))
 		}
 		var likes, comments int64
 		if err := db.QueryRow("SELECT favorite_count, comment_count FROM videos WHERE id = ?", v).Scan(&likes, &comments); err != nil {
 			return err
 		}
-		if got := int64(len(a.list("comment_list"))); got != comments {
+		if got := int64(len(a.List("comment_list"))); got != comments {
 			problems = append(problems, fmt.Sprintf("video %d lists %d comments, database %d", v, got, comments))
 		}
 		feed := s.tryGet("/douyin/feed/", url.Values{})
-		if feed.err != nil || feed.code() != 0 {
+		if feed.err != nil || feed.Code() != 0 {
 			return fmt.Errorf("feed: %s", describe(feed))
 		}
-		for _, fv := range feed.list("video_list") {
-			if fv.int("id") == v && (fv.int("favorite_count") != likes || fv.int("comment_count") != comments) {
+		for _, fv := range feed.List("video_list") {
+			if fv.Int("id") == v && (fv.Int("favorite_count") != likes || fv.Int("comment_count") != comments) {
 				problems = append(problems, fmt.Sprintf("video %d in the feed: %d likes %d comments, database %d and %d",
-					v, fv.int("favorite_count"), fv.int("comment_count"), likes, comments))
+					v, fv.Int("favorite_count"), fv.Int("comment_count"), likes, comments))
 			}
 		}
 	}
