@@ -2,21 +2,14 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,32 +20,15 @@ import (
 // binary is built once for the whole package by TestMain.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tiktok-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "tiktok-server")
-	build := exec.Command("go", "build", "-race", "-o", binary, "../../cmd/tiktok-server")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build server:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithServer(m, &binary) }
 
-// server is one running binary.
+// server is one running binary and the test that drives it.
 type server struct {
+	*testenv.Server
 	t       *testing.T
-	cmd     *exec.Cmd
 	base    string
 	dataDir string
-	exited  chan error
-	logs    *logBuffer
+	logs    *testenv.Logs
 }
 
 // stack names a configuration of the binary: the embedded default, or the
@@ -97,111 +73,19 @@ func fullStack() stack {
 
 func stacks() []stack { return []stack{embedded(), mysqlStack(), fullStack()} }
 
-// start runs the binary with a fresh data directory and waits for /healthz.
+// start runs the binary in dataDir (a fresh one when empty) and waits for
+// /healthz.
 func start(t *testing.T, dataDir string, env ...string) *server {
 	t.Helper()
-	if dataDir == "" {
-		dataDir = t.TempDir()
-	}
-	cmd := exec.Command(binary)
-	cmd.Dir = dataDir // no .config here: the built-in defaults apply
-	cmd.Env = append(os.Environ(),
-		"TIKTOK_SERVER_ADDR=127.0.0.1:0",
-		"TIKTOK_DATA_DIR="+dataDir,
-		"TIKTOK_LOG_FORMAT=json",
-		"TIKTOK_LOG_FILE=",
-		"TIKTOK_SEED_DEMO=false",
-		"TIKTOK_RATELIMIT_ENABLED=false",
-	)
-	cmd.Env = append(cmd.Env, env...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, cmd: cmd, dataDir: dataDir, exited: make(chan error, 1), logs: &logBuffer{}}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			s.logs.Write(append(line, '\n'))
-			var entry struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(line, &entry) == nil && entry.Msg == "listening" {
-				addr <- entry.Addr
-			}
-		}
-		s.exited <- cmd.Wait()
-	}()
-	select {
-	case a := <-addr:
-		s.base = "http://" + a
-	case err := <-s.exited:
-		t.Fatalf("server exited during start-up: %v\n%s", err, s.logs)
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("server did not start within 60s\n%s", s.logs)
-	}
-	t.Cleanup(s.stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz not ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	p := testenv.StartServer(t, binary, dataDir, env...)
+	return &server{Server: p, t: t, base: p.Base, dataDir: p.DataDir, logs: p.Logs}
 }
 
 // stop sends SIGTERM and expects a clean exit within the drain time.
 func (s *server) stop() {
-	if s.cmd.ProcessState != nil {
-		return
+	if err := s.Stop(30 * time.Second); err != nil {
+		s.t.Errorf("%v\n%s", err, s.logs)
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return
-	}
-	select {
-	case err := <-s.exited:
-		if err != nil {
-			s.t.Errorf("server exited with %v after SIGTERM\n%s", err, s.logs)
-		}
-	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
-		s.t.Errorf("server did not stop within 30s of SIGTERM")
-	}
-}
-
-// logBuffer collects the server's output; the reader goroutine writes while
-// a test may read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // reply is a decoded envelope with the rest of the body kept raw.

@@ -6,7 +6,6 @@
 package fault
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -16,13 +15,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,23 +30,7 @@ import (
 // binary is built once for the whole package by TestMain.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tiktok-fault-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "tiktok-server")
-	build := exec.Command("go", "build", "-race", "-o", binary, "../../cmd/tiktok-server")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build server:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithServer(m, &binary) }
 
 const (
 	// requestTimeout is the server's per-request deadline in these tests.
@@ -154,160 +132,25 @@ func (s *stack) db(t *testing.T) *sql.DB {
 	return db
 }
 
-// logBuffer collects the server's output; the reader goroutine writes while
-// the test reads.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) write(line []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(line)
-	l.buf.WriteByte('\n')
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// entries decodes every JSON log line.
-func (l *logBuffer) entries() []map[string]any {
-	var out []map[string]any
-	for line := range strings.SplitSeq(l.String(), "\n") {
-		var e map[string]any
-		if json.Unmarshal([]byte(line), &e) == nil {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// server is one running binary.
+// server is one running binary and the test that drives it.
 type server struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	base    string
-	exited  chan error
-	exitErr error
-	done    bool
-	logs    *logBuffer
+	*testenv.Server
+	t    *testing.T
+	base string
+	logs *testenv.Logs
 }
 
 // start runs the binary with env and waits for /healthz.
 func start(t *testing.T, env ...string) *server {
 	t.Helper()
-	dataDir := t.TempDir()
-	cmd := exec.Command(binary)
-	cmd.Dir = dataDir // no .config here: the built-in defaults apply
-	cmd.Env = append(os.Environ(),
-		"TIKTOK_SERVER_ADDR=127.0.0.1:0",
-		"TIKTOK_DATA_DIR="+dataDir,
-		"TIKTOK_LOG_FORMAT=json",
-		"TIKTOK_LOG_FILE=",
-		"TIKTOK_SEED_DEMO=false",
-		"TIKTOK_RATELIMIT_ENABLED=false",
-	)
-	cmd.Env = append(cmd.Env, env...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, cmd: cmd, exited: make(chan error, 1), logs: &logBuffer{}}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			s.logs.write(line)
-			var entry struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(line, &entry) == nil && entry.Msg == "listening" {
-				addr <- entry.Addr
-			}
-		}
-		s.exited <- cmd.Wait()
-	}()
-	select {
-	case a := <-addr:
-		s.base = "http://" + a
-	case err := <-s.exited:
-		t.Fatalf("server exited during start-up: %v\n%s", err, s.logs)
-	case <-time.After(90 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("server did not start within 90s\n%s", s.logs)
-	}
-	t.Cleanup(func() {
-		if err := s.stop(30 * time.Second); err != nil {
-			t.Errorf("%v\n%s", err, s.logs)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz not ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// signal sends SIGTERM without waiting.
-func (s *server) signal() error {
-	return s.cmd.Process.Signal(syscall.SIGTERM)
-}
-
-// stop sends SIGTERM and waits for a clean exit within limit; it returns
-// the reason when the exit was not clean. Later calls return the first
-// result.
-func (s *server) stop(limit time.Duration) error {
-	if !s.done {
-		if err := s.signal(); err != nil && s.cmd.ProcessState == nil {
-			s.done, s.exitErr = true, fmt.Errorf("SIGTERM: %w", err)
-		}
-	}
-	return s.wait(limit)
-}
-
-// wait waits for the process to exit, after a SIGTERM sent by signal.
-func (s *server) wait(limit time.Duration) error {
-	if s.done {
-		return s.exitErr
-	}
-	s.done = true
-	select {
-	case err := <-s.exited:
-		if err != nil {
-			s.exitErr = fmt.Errorf("server exited with %v after SIGTERM", err)
-		}
-	case <-time.After(limit):
-		s.cmd.Process.Kill()
-		<-s.exited
-		s.exitErr = fmt.Errorf("server did not stop within %s of SIGTERM", limit)
-	}
-	return s.exitErr
+	p := testenv.StartServer(t, binary, "", env...)
+	return &server{Server: p, t: t, base: p.Base, logs: p.Logs}
 }
 
 // errorLogs returns the server's error-level log messages.
 func (s *server) errorLogs() []string {
 	var out []string
-	for _, e := range s.logs.entries() {
+	for _, e := range s.logs.Entries() {
 		if e["level"] == "error" {
 			out = append(out, fmt.Sprint(e["msg"], " ", e["error"]))
 		}
@@ -496,7 +339,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // linesWith returns the log messages that contain text.
 func (s *server) linesWith(text string) []string {
 	var out []string
-	for _, e := range s.logs.entries() {
+	for _, e := range s.logs.Entries() {
 		if msg, _ := e["msg"].(string); strings.Contains(msg, text) {
 			out = append(out, fmt.Sprint(e))
 		}

@@ -253,10 +253,10 @@ func shutdownUnderLoad(t *testing.T, sc shutdownScenario) {
 	}
 	run.term.Store(true)
 	termAt := time.Now()
-	if err := a.signal(); err != nil {
+	if err := a.Signal(); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
-	err := a.wait(30 * time.Second)
+	err := a.Wait(30 * time.Second)
 	exitTook := time.Since(termAt)
 	time.Sleep(tail)
 	close(stop)
@@ -268,7 +268,7 @@ func shutdownUnderLoad(t *testing.T, sc shutdownScenario) {
 
 	// What the server says it took: one access-log line per request.
 	taken := map[string]int64{}
-	for _, e := range a.logs.entries() {
+	for _, e := range a.logs.Entries() {
 		if e["msg"] == "request" {
 			id, _ := e["request_id"].(string)
 			code, _ := e["status_code"].(float64)

@@ -3,7 +3,6 @@
 package tracing_test
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/hex"
@@ -14,13 +13,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,23 +32,7 @@ import (
 // binary is built once for the whole package by TestMain.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tiktok-tracing-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "tiktok-server")
-	build := exec.Command("go", "build", "-race", "-o", binary, "../../cmd/tiktok-server")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build server:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithServer(m, &binary) }
 
 // span is one received span, flattened with what it is judged by.
 type span struct {
@@ -164,111 +143,26 @@ func attrMap(kvs []*commonpb.KeyValue) map[string]string {
 	return out
 }
 
-// server is one running binary.
+// server is one running binary and the test that drives it.
 type server struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	base   string
-	exited chan error
-	mu     sync.Mutex
-	logs   bytes.Buffer
+	*testenv.Server
+	t    *testing.T
+	base string
 }
 
-func (s *server) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.logs.String()
-}
+func (s *server) log() string { return s.Logs.String() }
 
 // start runs the binary with a fresh data directory and waits for /healthz.
 func start(t *testing.T, env ...string) *server {
 	t.Helper()
-	dataDir := t.TempDir()
-	cmd := exec.Command(binary)
-	cmd.Dir = dataDir // no .config here: the built-in defaults apply
-	cmd.Env = append(os.Environ(),
-		"TIKTOK_SERVER_ADDR=127.0.0.1:0",
-		"TIKTOK_DATA_DIR="+dataDir,
-		"TIKTOK_LOG_FORMAT=json",
-		"TIKTOK_LOG_FILE=",
-		"TIKTOK_SEED_DEMO=false",
-		"TIKTOK_RATELIMIT_ENABLED=false",
-	)
-	cmd.Env = append(cmd.Env, env...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, cmd: cmd, exited: make(chan error, 1)}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			s.mu.Lock()
-			s.logs.Write(append(line, '\n'))
-			s.mu.Unlock()
-			var entry struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(line, &entry) == nil && entry.Msg == "listening" {
-				addr <- entry.Addr
-			}
-		}
-		s.exited <- cmd.Wait()
-	}()
-	select {
-	case a := <-addr:
-		s.base = "http://" + a
-	case err := <-s.exited:
-		t.Fatalf("server exited during start-up: %v\n%s", err, s.log())
-	case <-time.After(60 * time.Second):
-		if err := cmd.Process.Kill(); err != nil {
-			t.Logf("kill: %v", err)
-		}
-		t.Fatalf("server did not start within 60s\n%s", s.log())
-	}
-	t.Cleanup(s.stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz not ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	p := testenv.StartServer(t, binary, "", env...)
+	return &server{Server: p, t: t, base: p.Base}
 }
 
 // stop sends SIGTERM and expects a clean exit within the drain time.
 func (s *server) stop() {
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return
-	}
-	select {
-	case err := <-s.exited:
-		if err != nil {
-			s.t.Errorf("server exited with %v after SIGTERM\n%s", err, s.log())
-		}
-	case <-time.After(30 * time.Second):
-		if err := s.cmd.Process.Kill(); err != nil {
-			s.t.Logf("kill: %v", err)
-		}
-		s.t.Errorf("server did not stop within 30s of SIGTERM")
+	if err := s.Stop(30 * time.Second); err != nil {
+		s.t.Errorf("%v\n%s", err, s.log())
 	}
 }
 
