@@ -309,8 +309,8 @@ func proxied(t *testing.T) func(string) link {
 // hangs, /readyz reports the database down, and all of it recovers by
 // itself once the link is back; no failed write leaves a trace.
 func TestMySQLOutage(t *testing.T) {
-	var dbLink *holeProxy
-	st := newStack(t, func(target string) link { dbLink = startHoleProxy(t, target); return dbLink }, proxied(t), proxied(t))
+	var dbLink *tcpproxy.Proxy
+	st := newStack(t, func(target string) link { dbLink = tcpproxy.Start(t, target); return dbLink }, proxied(t), proxied(t))
 	s := start(t, st.env(t)...)
 	db := st.db(t)
 	sc := newScene(t, s, db)
@@ -365,8 +365,8 @@ func TestMySQLOutage(t *testing.T) {
 // down, and once Redis is back no value cached before the outage survives
 // the writes made during it: their deletes went through RabbitMQ.
 func TestRedisOutage(t *testing.T) {
-	var redisLink *holeProxy
-	st := newStack(t, proxied(t), func(target string) link { redisLink = startHoleProxy(t, target); return redisLink }, proxied(t))
+	var redisLink *tcpproxy.Proxy
+	st := newStack(t, proxied(t), func(target string) link { redisLink = tcpproxy.Start(t, target); return redisLink }, proxied(t))
 	s := start(t, st.env(t)...)
 	db := st.db(t)
 	sc := newScene(t, s, db)
@@ -434,10 +434,10 @@ func staleDetected(t *testing.T, sc *scene) {
 // return, so nothing stays stale.
 func TestRabbitMQOutage(t *testing.T) {
 	var redisLink *tcpproxy.Proxy
-	var mqLink *holeProxy
+	var mqLink *tcpproxy.Proxy
 	st := newStack(t, proxied(t),
 		func(target string) link { redisLink = tcpproxy.Start(t, target); return redisLink },
-		func(target string) link { mqLink = startHoleProxy(t, target); return mqLink })
+		func(target string) link { mqLink = tcpproxy.Start(t, target); return mqLink })
 	s := start(t, st.env(t)...)
 	db := st.db(t)
 	sc := newScene(t, s, db)

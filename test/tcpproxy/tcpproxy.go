@@ -1,10 +1,10 @@
 // Package tcpproxy is a small TCP forwarder for fault tests: put it between
-// the code under test and a real service, then cut and restore the link.
+// the code under test and a real service, then cut the link, black-hole it
+// or restore it.
 package tcpproxy
 
 import (
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -13,21 +13,34 @@ import (
 
 const dialTimeout = 5 * time.Second
 
-// Proxy forwards every connection accepted on Addr to the target.
+// mode is what a Proxy does with traffic.
+type mode int
+
+const (
+	passing mode = iota
+	cut          // live connections closed, new ones closed at once
+	holed        // connections stay open, nothing passes either way
+)
+
+// Proxy forwards TCP to a target and fails in the two ways a network
+// does: a cut, which the peers see at once (connections closed, new ones
+// refused), and a black hole, which they do not: connections are accepted
+// and stay open, but every byte is dropped, like a partition or a peer
+// whose machine froze. Only time-outs get a client out of a black hole.
 type Proxy struct {
 	t      testing.TB
 	target string
 	ln     net.Listener
 
 	mu     sync.Mutex
-	cut    bool
+	mode   mode
 	closed bool
 	conns  map[net.Conn]struct{}
 
 	wg sync.WaitGroup
 }
 
-// Start listens on 127.0.0.1:0 and forwards to target until the test ends.
+// Start listens on 127.0.0.1:0 until the test ends.
 func Start(t testing.TB, target string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -40,30 +53,37 @@ func Start(t testing.TB, target string) *Proxy {
 	return p
 }
 
-// Addr is the host:port clients should dial instead of the target.
-func (p *Proxy) Addr() string {
-	return p.ln.Addr().String()
-}
+// Addr is the address to dial instead of the target.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
-// Cut closes every live connection and rejects new ones until Restore. The
-// listener stays open, so the address never changes; a client that connects
-// while cut is closed at once, which it sees as a failed handshake.
-func (p *Proxy) Cut() {
+// Cut closes every connection and refuses new ones until Restore.
+func (p *Proxy) Cut() { p.set(cut) }
+
+// Blackhole keeps every connection open and accepts new ones, but drops
+// all traffic until Restore.
+func (p *Proxy) Blackhole() { p.set(holed) }
+
+// Restore forwards again. Connections that lived through a black hole have
+// lost bytes and cannot be trusted, so they are closed, as the peers'
+// retransmission time-outs would eventually do.
+func (p *Proxy) Restore() { p.set(passing) }
+
+func (p *Proxy) set(m mode) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cut = true
-	p.closeAllLocked()
+	if m == cut || (m == passing && p.mode == holed) {
+		p.closeAllLocked()
+	}
+	p.mode = m
 }
 
-// Restore accepts and forwards again on the same address.
-func (p *Proxy) Restore() {
+func (p *Proxy) current() mode {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cut = false
+	return p.mode
 }
 
-// Close stops the proxy and waits for its goroutines. It is safe to call more
-// than once and is called by Start's cleanup.
+// Close stops the proxy and waits for its goroutines.
 func (p *Proxy) Close() {
 	p.mu.Lock()
 	if p.closed {
@@ -86,28 +106,33 @@ func (p *Proxy) accept() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			p.t.Logf("tcpproxy: accept: %v", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if !p.track(c) {
-			p.closeConn(c)
-			continue
+		m, tracked := p.track(c)
+		switch {
+		case !tracked || m == cut:
+			c.Close()
+		case m == holed:
+			p.wg.Go(func() { p.swallow(c) })
+		default:
+			p.wg.Go(func() { p.forward(c) })
 		}
-		p.wg.Go(func() { p.forward(c) })
 	}
 }
 
-// track registers a live connection; false means the proxy is cut or closed
-// and the connection must be dropped.
-func (p *Proxy) track(c net.Conn) bool {
+// track registers c and returns the mode it arrived in; false when the
+// proxy is closed.
+func (p *Proxy) track(c net.Conn) (mode, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cut || p.closed {
-		return false
+	if p.closed {
+		return p.mode, false
 	}
-	p.conns[c] = struct{}{}
-	return true
+	if p.mode != cut {
+		p.conns[c] = struct{}{}
+	}
+	return p.mode, true
 }
 
 func (p *Proxy) untrack(c net.Conn) {
@@ -116,65 +141,64 @@ func (p *Proxy) untrack(c net.Conn) {
 	delete(p.conns, c)
 }
 
+// swallow reads and drops everything c sends until it is closed.
+func (p *Proxy) swallow(c net.Conn) {
+	defer p.untrack(c)
+	defer c.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
 func (p *Proxy) forward(client net.Conn) {
 	defer p.untrack(client)
-	defer p.closeConn(client)
+	defer client.Close()
 	upstream, err := net.DialTimeout("tcp", p.target, dialTimeout)
 	if err != nil {
 		p.t.Logf("tcpproxy: dial %s: %v", p.target, err)
 		return
 	}
-	if !p.track(upstream) {
-		p.closeConn(upstream)
+	if m, ok := p.track(upstream); !ok || m == cut {
+		upstream.Close()
 		return
 	}
 	defer p.untrack(upstream)
-
-	// When either direction ends, both sockets are closed so the other copy
-	// returns too; a cut therefore looks like a dead peer to both sides.
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
-			p.closeConn(client)
-			p.closeConn(upstream)
+			client.Close()
+			upstream.Close()
 		})
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer stop()
-		p.copy(upstream, client)
-	})
-	wg.Go(func() {
-		defer stop()
-		p.copy(client, upstream)
-	})
+	wg.Go(func() { defer stop(); p.pump(upstream, client) })
+	wg.Go(func() { defer stop(); p.pump(client, upstream) })
 	wg.Wait()
 }
 
-func (p *Proxy) copy(dst, src net.Conn) {
-	if _, err := io.Copy(dst, src); err != nil && !expectedEnd(err) {
-		p.t.Logf("tcpproxy: copy: %v", err)
+// pump copies src to dst, dropping what arrives while the proxy is a
+// black hole; reading on keeps the sender from noticing.
+func (p *Proxy) pump(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && p.current() != holed {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 
 func (p *Proxy) closeAllLocked() {
 	for c := range p.conns {
-		p.closeConn(c)
+		c.Close()
 		delete(p.conns, c)
 	}
-}
-
-func (p *Proxy) closeConn(c net.Conn) {
-	if err := c.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		p.t.Logf("tcpproxy: close: %v", err)
-	}
-}
-
-// expectedEnd reports errors that only mean the link was cut or closed.
-func expectedEnd(err error) bool {
-	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
-		return true
-	}
-	var opErr *net.OpError
-	return errors.As(err, &opErr)
 }
