@@ -185,6 +185,14 @@ func TestChatPollingNeverDuplicatesOrLoses(t *testing.T) {
 		pb := &poller{a: a, viewer: bob, other: alice, seen: map[int64]int{}}
 		pa.poll(t)
 		pb.poll(t)
+		// The conversation is empty, so the pollers hold no cursor yet. A
+		// poll without one answers the latest ChatHistory messages (how a
+		// client opens a chat), so a burst larger than that between two
+		// polls would skip its start by design; start the cursors at the
+		// time before the bursts instead, as a client that has drawn the
+		// chat holds one.
+		pa.last = time.Now().UnixMilli() - 1
+		pb.last = pa.last
 
 		// Bursts from both sides at once while both keep polling.
 		const perSide = 60
