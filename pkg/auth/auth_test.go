@@ -108,3 +108,31 @@ func TestLoadOrCreateSecret(t *testing.T) {
 		t.Errorf("fresh dir gave %q, %v; want a new secret", c, err)
 	}
 }
+
+// A remembered token still expires on time, and only tokens that passed
+// are remembered.
+func TestRememberedTokensStillExpire(t *testing.T) {
+	tok, _ := NewTokens(strings.Repeat("k", 32), "tiktok-lite", time.Hour)
+	clock := time.Now()
+	tok.now = func() time.Time { return clock }
+	good, err := tok.Issue(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if id, err := tok.Verify(good); err != nil || id != 7 {
+			t.Fatalf("Verify = %d, %v; want 7", id, err)
+		}
+	}
+	clock = clock.Add(2 * time.Hour)
+	if _, err := tok.Verify(good); !errors.Is(err, ErrBadToken) {
+		t.Fatalf("a remembered token was accepted after it expired: %v", err)
+	}
+	forged := good[:len(good)-2] + "AA"
+	clock = clock.Add(-2 * time.Hour)
+	for range 2 {
+		if _, err := tok.Verify(forged); !errors.Is(err, ErrBadToken) {
+			t.Fatalf("a forged token was accepted: %v", err)
+		}
+	}
+}

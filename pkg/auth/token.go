@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -24,14 +25,29 @@ type Tokens struct {
 	issuer string
 	ttl    time.Duration
 	now    func() time.Time
+
+	// verified remembers tokens that passed, until they expire: a client
+	// sends the same token with every request, and checking it again
+	// (base64, JSON, HMAC) cost a tenth of a read's time.
+	mu       sync.RWMutex
+	verified map[string]verifiedToken
 }
+
+type verifiedToken struct {
+	userID  int64
+	expires time.Time
+}
+
+// maxVerified bounds the remembered tokens; past it they are forgotten
+// together and checked afresh.
+const maxVerified = 1 << 14
 
 // NewTokens returns a signer; secret must be non-empty.
 func NewTokens(secret, issuer string, ttl time.Duration) (*Tokens, error) {
 	if secret == "" {
 		return nil, errors.New("jwt secret is empty")
 	}
-	return &Tokens{secret: []byte(secret), issuer: issuer, ttl: ttl, now: time.Now}, nil
+	return &Tokens{secret: []byte(secret), issuer: issuer, ttl: ttl, now: time.Now, verified: map[string]verifiedToken{}}, nil
 }
 
 // Issue returns a token naming userID as its subject.
@@ -52,6 +68,12 @@ func (t *Tokens) Issue(userID int64) (string, error) {
 
 // Verify returns the user id of a valid token, or ErrBadToken.
 func (t *Tokens) Verify(token string) (int64, error) {
+	t.mu.RLock()
+	v, ok := t.verified[token]
+	t.mu.RUnlock()
+	if ok && t.now().Before(v.expires) {
+		return v.userID, nil
+	}
 	// A token is base64url and dots, nothing else. Go's base64 decoder
 	// would skip CR and LF, and strict decoding refuses non-zero padding
 	// bits: together they make exactly one spelling of a token valid.
@@ -77,6 +99,12 @@ func (t *Tokens) Verify(token string) (int64, error) {
 	if err != nil || id <= 0 {
 		return 0, fmt.Errorf("%w: bad subject", ErrBadToken)
 	}
+	t.mu.Lock()
+	if len(t.verified) >= maxVerified {
+		clear(t.verified)
+	}
+	t.verified[token] = verifiedToken{userID: id, expires: claims.ExpiresAt.Time}
+	t.mu.Unlock()
 	return id, nil
 }
 
