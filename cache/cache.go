@@ -10,6 +10,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -39,6 +40,11 @@ type Options struct {
 	TimelineSize int           // videos kept in the feed timeline, default 1000
 	SecondDelete time.Duration // delay of the second delete, default 500ms
 	DownFor      time.Duration // how long to skip Redis after an error, default 1s
+	// LocalTTL turns on the in-process layer in front of Redis and bounds
+	// how long it keeps a value; invalidation, not this, keeps it fresh.
+	// Zero leaves it off: every read asks Redis.
+	LocalTTL     time.Duration
+	LocalEntries int // size of the in-process layer, default 65536
 }
 
 func (o *Options) defaults() {
@@ -63,6 +69,9 @@ func (o *Options) defaults() {
 	if o.DownFor <= 0 {
 		o.DownFor = time.Second
 	}
+	if o.LocalEntries <= 0 {
+		o.LocalEntries = 1 << 16
+	}
 }
 
 // Cache serves the reads the services may take from a cache and is told
@@ -77,14 +86,34 @@ type Cache struct {
 	ttl     ttls
 	m       *metrics
 	group   singleflight.Group
+	near    *near         // nil: every read asks Redis
+	stop    func()        // ends the invalidation feed
+	fed     chan struct{} // closed when the feed has ended
 
 	downUntil atomic.Int64 // unix nanos; Redis is skipped until then
 	pending   sync.WaitGroup
 	closed    atomic.Bool
 }
 
-// NewPassThrough returns a cache that caches nothing: the embedded default.
+// NewPassThrough returns a cache that caches nothing.
 func NewPassThrough(db *model.Store) *Cache { return &Cache{db: db, log: zap.NewNop()} }
+
+// NewInProcess returns a cache held in process alone, for a database that
+// only this process writes (the embedded SQLite default): every write
+// passes through it, so its invalidations are complete and immediate.
+// reg may be nil.
+func NewInProcess(db *model.Store, reg prometheus.Registerer, opt Options) (*Cache, error) {
+	if opt.LocalTTL <= 0 {
+		return nil, errors.New("cache: an in-process cache needs a positive LocalTTL")
+	}
+	opt.defaults()
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{db: db, log: zap.NewNop(), opt: opt, k: keys{opt.Prefix}, m: m,
+		near: newNear(opt.LocalTTL, opt.LocalEntries, true)}, nil
+}
 
 // New returns a Redis-backed cache. reg may be nil.
 func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.Logger, reg prometheus.Registerer, opt Options) (*Cache, error) {
@@ -96,10 +125,20 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{
+	c := &Cache{
 		db: db, rdb: rdb, retrier: retrier, log: log.Named("cache"), opt: opt,
 		k: keys{opt.Prefix}, ttl: ttls{base: opt.TTL, absent: opt.AbsentTTL, jitter: opt.Jitter}, m: m,
-	}, nil
+		stop: func() {}, fed: make(chan struct{}),
+	}
+	if opt.LocalTTL > 0 {
+		c.near = newNear(opt.LocalTTL, opt.LocalEntries, false)
+		ctx, cancel := context.WithCancel(context.Background())
+		c.stop = cancel
+		go func() { follow(ctx, rdb, c.k.channel(), c.near, c.log); close(c.fed) }()
+	} else {
+		close(c.fed)
+	}
+	return c, nil
 }
 
 // usable reports whether Redis is configured and not in its cool-down
@@ -125,6 +164,16 @@ func (c *Cache) failed(err error) bool {
 	return true
 }
 
+// cached reports whether reads may go through the cache: Redis is usable,
+// or there is no Redis and the in-process layer stands alone.
+func (c *Cache) cached() bool {
+	return c.usable() || (c.rdb == nil && c.near.usable())
+}
+
+// LocalLive reports whether the in-process layer serves: it is on and its
+// invalidation feed is connected.
+func (c *Cache) LocalLive() bool { return c.near.usable() }
+
 // Ping reports whether Redis answers, for /readyz.
 func (c *Cache) Ping(ctx context.Context) error {
 	if c.rdb == nil {
@@ -133,110 +182,201 @@ func (c *Cache) Ping(ctx context.Context) error {
 	return c.rdb.Ping(ctx).Err()
 }
 
-// Find loads a page's objects and the viewer's relations to them: one
-// pipeline on a warm cache, and one batched query per kind of miss.
+// Find loads a page's objects and the viewer's relations to them: from
+// the in-process layer when it holds them, else one Redis pipeline for
+// what it lacks, and one batched query per kind of Redis miss.
 func (c *Cache) Find(ctx context.Context, l model.Lookup) (*model.Found, error) {
-	if !c.usable() {
+	if !c.cached() {
 		return c.db.Find(ctx, l)
 	}
 	vids, uids := uniq(l.VideoIDs), uniq(l.UserIDs)
-	pipe := c.rdb.Pipeline()
-	var vget, uget *redis.SliceCmd
-	var liked, follows *redis.BoolSliceCmd
-	if len(vids) > 0 {
-		vget = pipe.MGet(ctx, c.keysOf(c.k.video, vids)...)
-	}
-	if len(uids) > 0 {
-		uget = pipe.MGet(ctx, c.keysOf(c.k.user, uids)...)
-	}
+	found := &model.Found{Videos: make(map[int64]*model.Video, len(vids)), Users: make(map[int64]*model.User, len(uids)),
+		Liked: map[int64]bool{}, Following: map[int64]bool{}}
+	videos := nearObjects(c, "video", vids, c.k.video, found.Videos)
+	users := nearObjects(c, "user", uids, c.k.user, found.Users)
+	var sets []*memberRead
 	if l.Viewer != 0 && len(vids) > 0 {
-		liked = pipe.SMIsMember(ctx, c.k.likes(l.Viewer), members(vids)...)
+		sets = append(sets, c.nearMembers(ctx, "likes", c.k.likes(l.Viewer), vids, found.Liked,
+			func() ([]int64, error) { return c.db.LikedIDs(ctx, l.Viewer) }))
 	}
 	if l.Viewer != 0 && len(uids) > 0 {
-		follows = pipe.SMIsMember(ctx, c.k.follows(l.Viewer), members(uids)...)
+		sets = append(sets, c.nearMembers(ctx, "follows", c.k.follows(l.Viewer), uids, found.Following,
+			func() ([]int64, error) { return c.db.FollowingIDs(ctx, l.Viewer) }))
 	}
-	if _, err := pipe.Exec(ctx); c.failed(err) {
-		return c.db.Find(ctx, l)
+	pending := slices.DeleteFunc(sets, func(m *memberRead) bool { return m == nil })
+	if len(videos.ids) == 0 && len(users.ids) == 0 && len(pending) == 0 {
+		return found, nil
 	}
 
-	found := &model.Found{Videos: map[int64]*model.Video{}, Users: map[int64]*model.User{}, Liked: map[int64]bool{}, Following: map[int64]bool{}}
+	if c.rdb != nil {
+		pipe := c.rdb.Pipeline()
+		videos.queue(ctx, pipe)
+		users.queue(ctx, pipe)
+		for _, m := range pending {
+			m.queue(ctx, pipe)
+		}
+		if _, err := pipe.Exec(ctx); c.failed(err) {
+			return c.db.Find(ctx, l)
+		}
+	}
+
 	var fill []func(redis.Pipeliner)
-	missV := decodeAll(vget, vids, found.Videos, videoCodec)
-	missU := decodeAll(uget, uids, found.Users, userCodec)
-	c.m.count("video", len(vids)-len(missV), len(missV))
-	c.m.count("user", len(uids)-len(missU), len(missU))
-	if len(missV) > 0 {
+	if missV := decodeInto(videos, c, videoCodec, found.Videos); len(missV) > 0 {
 		rows, err := c.loadVideos(ctx, missV)
 		if err != nil {
 			return nil, err
 		}
-		fill = append(fill, storeObjects(c, ctx, missV, rows, c.k.video, videoCodec))
-		for id, v := range rows {
-			found.Videos[id] = v
-		}
+		fill = append(fill, storeRows(videos, c, ctx, missV, rows, c.k.video, videoCodec, found.Videos))
 	}
-	if len(missU) > 0 {
+	if missU := decodeInto(users, c, userCodec, found.Users); len(missU) > 0 {
 		rows, err := c.loadUsers(ctx, missU)
 		if err != nil {
 			return nil, err
 		}
-		fill = append(fill, storeObjects(c, ctx, missU, rows, c.k.user, userCodec))
-		for id, u := range rows {
-			found.Users[id] = u
+		fill = append(fill, storeRows(users, c, ctx, missU, rows, c.k.user, userCodec, found.Users))
+	}
+	for _, m := range pending {
+		f, err := m.answer(c)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if f, err := c.membership(ctx, liked, vids, found.Liked, "likes", c.k.likes(l.Viewer), func() ([]int64, error) { return c.db.LikedIDs(ctx, l.Viewer) }); err != nil {
-		return nil, err
-	} else if f != nil {
-		fill = append(fill, f)
-	}
-	if f, err := c.membership(ctx, follows, uids, found.Following, "follows", c.k.follows(l.Viewer), func() ([]int64, error) { return c.db.FollowingIDs(ctx, l.Viewer) }); err != nil {
-		return nil, err
-	} else if f != nil {
-		fill = append(fill, f)
+		if f != nil {
+			fill = append(fill, f)
+		}
 	}
 	c.write(ctx, fill)
 	return found, nil
 }
 
-// membership reads one SMISMEMBER answer into out; when the set was not
-// loaded (its sentinel is missing) it loads it whole and returns the
-// write-back.
-func (c *Cache) membership(ctx context.Context, cmd *redis.BoolSliceCmd, ids []int64, out map[int64]bool,
-	kind, key string, load func() ([]int64, error)) (func(redis.Pipeliner), error) {
-	if cmd == nil {
-		return nil, nil
-	}
-	res := cmd.Val()
-	if len(res) == len(ids)+1 && res[0] {
-		c.m.count(kind, 1, 0)
-		for i, id := range ids {
-			if res[i+1] {
-				out[id] = true
-			}
+// VideoAuthor returns who published video id, or model.ErrNotFound. A
+// video is never deleted and its author never changes, so the answer is
+// kept in process with no invalidation: a like of a popular video then
+// needs no read at all, although each like drops the video's row. An
+// unknown id is not kept; it may be published later.
+func (c *Cache) VideoAuthor(ctx context.Context, id int64) (int64, error) {
+	if !c.cached() || !c.near.usable() {
+		found, err := c.Find(ctx, model.Lookup{VideoIDs: []int64{id}})
+		if err != nil {
+			return 0, err
 		}
-		return nil, nil
+		if v, ok := found.Videos[id]; ok {
+			return v.AuthorID, nil
+		}
+		return 0, model.ErrNotFound
 	}
-	c.m.count(kind, 0, 1)
-	v, err, _ := c.group.Do(key, func() (any, error) { return load() })
+	key := c.k.author(id)
+	if v, ok := c.near.get(key); ok {
+		c.m.local("author", 1)
+		return v.(int64), nil
+	}
+	epoch := c.near.epoch(key)
+	v, err := c.db.VideoByID(ctx, id)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	all := v.([]int64)
-	set := make(map[int64]bool, len(all))
-	for _, id := range all {
-		set[id] = true
+	c.near.put(key, v.AuthorID, epoch)
+	return v.AuthorID, nil
+}
+
+// objectRead is the part of a Find for one kind of row that the
+// in-process layer could not answer.
+type objectRead struct {
+	kind   string
+	ids    []int64
+	keys   []string
+	epochs []uint64 // of the in-process layer, taken before Redis is read
+	cmd    *redis.SliceCmd
+}
+
+// nearObjects answers what it can of ids from the in-process layer into
+// out and returns the rest to read from Redis.
+func nearObjects[T any](c *Cache, kind string, ids []int64, key func(int64) string, out map[int64]T) *objectRead {
+	r := &objectRead{kind: kind}
+	local := 0
+	now := time.Now().UnixNano()
+	for _, id := range ids {
+		k := key(id)
+		if v, ok := c.near.getAt(k, now); ok {
+			local++
+			if row, ok := v.(T); ok {
+				out[id] = row
+			} // else the id is known not to exist
+			continue
+		}
+		r.ids = append(r.ids, id)
+		r.keys = append(r.keys, k)
+		r.epochs = append(r.epochs, c.near.epoch(k))
+	}
+	c.m.local(kind, local)
+	return r
+}
+
+func (r *objectRead) queue(ctx context.Context, p redis.Pipeliner) {
+	if len(r.keys) > 0 {
+		r.cmd = p.MGet(ctx, r.keys...)
+	}
+}
+
+// decodeInto reads the MGET answer into out, keeps what it found in the
+// in-process layer, and returns the ids Redis did not have (all of them
+// when there is no Redis).
+func decodeInto[T any](r *objectRead, c *Cache, cd codec[T], out map[int64]T) []int64 {
+	if r.cmd == nil {
+		return r.ids
+	}
+	var miss []int64
+	for i, raw := range r.cmd.Val() {
+		s, ok := raw.(string)
+		if !ok {
+			miss = append(miss, r.ids[i])
+			continue
+		}
+		if s == absent {
+			c.near.put(r.keys[i], absentRow{}, r.epochs[i])
+			continue
+		}
+		v, err := cd.decode([]byte(s))
+		if err != nil {
+			miss = append(miss, r.ids[i]) // another version's value: reload it
+			continue
+		}
+		out[r.ids[i]] = v
+		c.near.put(r.keys[i], v, r.epochs[i])
+	}
+	c.m.count(r.kind, len(r.ids)-len(miss), len(miss))
+	return miss
+}
+
+// absentRow is kept in the in-process layer for an id that does not exist.
+type absentRow struct{}
+
+// store keeps rows loaded from the database in out and the in-process
+// layer, and returns their write-back to Redis: each row, and an absent
+// marker for every id the database did not have, so probing random ids
+// does not reach it.
+func storeRows[T any](r *objectRead, c *Cache, ctx context.Context, ids []int64, rows map[int64]T, key func(int64) string, cd codec[T], out map[int64]T) func(redis.Pipeliner) {
+	epochs := make(map[int64]uint64, len(r.ids))
+	for i, id := range r.ids {
+		epochs[id] = r.epochs[i]
 	}
 	for _, id := range ids {
-		if set[id] {
-			out[id] = true
+		if row, ok := rows[id]; ok {
+			out[id] = row
+			c.near.put(key(id), row, epochs[id])
+		} else {
+			c.near.put(key(id), absentRow{}, epochs[id])
 		}
 	}
 	return func(p redis.Pipeliner) {
-		p.Del(ctx, key)
-		p.SAdd(ctx, key, members(all)...)
-		p.Expire(ctx, key, c.ttl.value())
-	}, nil
+		for _, id := range ids {
+			row, ok := rows[id]
+			if !ok {
+				p.Set(ctx, key(id), absent, c.ttl.missing())
+				continue
+			}
+			p.Set(ctx, key(id), cd.encode(row), c.ttl.value())
+		}
+	}
 }
 
 func (c *Cache) loadVideos(ctx context.Context, ids []int64) (map[int64]*model.Video, error) {
@@ -255,26 +395,11 @@ func (c *Cache) loadUsers(ctx context.Context, ids []int64) (map[int64]*model.Us
 	return v.(map[int64]*model.User), nil
 }
 
-// storeObjects writes loaded rows back, and an absent marker for every id
-// the database did not have, so probing random ids does not reach it.
-func storeObjects[T any](c *Cache, ctx context.Context, ids []int64, rows map[int64]T, key func(int64) string, cd codec[T]) func(redis.Pipeliner) {
-	return func(p redis.Pipeliner) {
-		for _, id := range ids {
-			row, ok := rows[id]
-			if !ok {
-				p.Set(ctx, key(id), absent, c.ttl.missing())
-				continue
-			}
-			p.Set(ctx, key(id), cd.encode(row), c.ttl.value())
-		}
-	}
-}
-
 // write runs the write-backs of a read in one pipeline. A failure is only
 // logged: the value was served from the database and will be cached next
 // time.
 func (c *Cache) write(ctx context.Context, fill []func(redis.Pipeliner)) {
-	if len(fill) == 0 {
+	if len(fill) == 0 || c.rdb == nil {
 		return
 	}
 	pipe := c.rdb.Pipeline()
@@ -284,39 +409,6 @@ func (c *Cache) write(ctx context.Context, fill []func(redis.Pipeliner)) {
 	if _, err := pipe.Exec(ctx); c.failed(err) {
 		c.log.Debug("cache write-back failed", zap.Error(err))
 	}
-}
-
-// decodeAll decodes MGET values into out and returns the ids that missed.
-func decodeAll[T any](cmd *redis.SliceCmd, ids []int64, out map[int64]T, cd codec[T]) []int64 {
-	if cmd == nil {
-		return nil
-	}
-	var miss []int64
-	for i, raw := range cmd.Val() {
-		s, ok := raw.(string)
-		if !ok {
-			miss = append(miss, ids[i])
-			continue
-		}
-		if s == absent {
-			continue
-		}
-		v, err := cd.decode([]byte(s))
-		if err != nil {
-			miss = append(miss, ids[i]) // another version's value: reload it
-			continue
-		}
-		out[ids[i]] = v
-	}
-	return miss
-}
-
-func (c *Cache) keysOf(key func(int64) string, ids []int64) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = key(id)
-	}
-	return out
 }
 
 // members puts the set sentinel first, then ids.

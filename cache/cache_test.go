@@ -75,6 +75,7 @@ type node struct {
 
 type nodeOpts struct {
 	dsn, redisAddr, amqpURL, prefix, queue string
+	local                                  time.Duration // LocalTTL: 0 leaves the in-process layer off
 }
 
 func newNode(t *testing.T, o nodeOpts) *node {
@@ -100,7 +101,7 @@ func newNode(t *testing.T, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	n.cache, err = cache.New(n.store, n.rdb, n.broker, zap.NewNop(), nil, cache.Options{
-		Prefix: o.prefix, SecondDelete: 100 * time.Millisecond, DownFor: 50 * time.Millisecond, TTL: time.Hour})
+		Prefix: o.prefix, SecondDelete: 100 * time.Millisecond, DownFor: 50 * time.Millisecond, TTL: time.Hour, LocalTTL: o.local})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +149,34 @@ func newNode(t *testing.T, o nodeOpts) *node {
 
 // retryDelays are short so that the fault tests heal within seconds.
 var retryDelays = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
+
+// layers runs a test with Redis alone and with the in-process layer in
+// front of it: every guarantee must hold either way.
+func layers(t *testing.T, test func(t *testing.T, o nodeOpts)) {
+	for _, local := range []time.Duration{0, time.Hour} {
+		name := "redis"
+		if local > 0 {
+			name = "in-process+redis"
+		}
+		t.Run(name, func(t *testing.T) {
+			o := fixture(t)
+			o.local = local
+			test(t, o)
+		})
+	}
+}
+
+// waitLocal waits until n's in-process layer serves, when it has one.
+func waitLocal(t *testing.T, n *node, o nodeOpts) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for o.local > 0 && !n.cache.LocalLive() {
+		if time.Now().After(deadline) {
+			t.Fatal("the in-process layer did not come up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 // fixture is one MySQL database, Redis prefix and queue for a test.
 func fixture(t *testing.T) nodeOpts {
@@ -313,13 +342,15 @@ func fresh(t *testing.T, n *node, w world) {
 	}
 }
 
-func TestWarmReadsRunNoSQL(t *testing.T) {
-	o := fixture(t)
+func TestWarmReadsRunNoSQL(t *testing.T) { layers(t, testWarmReadsRunNoSQL) }
+
+func testWarmReadsRunNoSQL(t *testing.T, o nodeOpts) {
 	n := newNode(t, o)
 	w := seed(t, n)
 	ctx := context.Background()
 	viewer := w.users[3]
 	time.Sleep(300 * time.Millisecond) // let the second deletes of the seed pass
+	waitLocal(t, n, o)
 
 	for _, tt := range []struct {
 		name     string
@@ -340,7 +371,12 @@ func TestWarmReadsRunNoSQL(t *testing.T) {
 		if got := n.count.sql.Load(); got != 0 {
 			t.Errorf("warm %s ran %d SQL statements, want 0", tt.name, got)
 		}
-		if got := n.count.redis.Load(); got < 1 || got > tt.maxRedis {
+		if o.local > 0 {
+			// Everything the page needs is held in process.
+			if got := n.count.redis.Load(); got != 0 {
+				t.Errorf("warm %s took %d Redis round trips, want 0", tt.name, got)
+			}
+		} else if got := n.count.redis.Load(); got < 1 || got > tt.maxRedis {
 			t.Errorf("warm %s took %d Redis round trips, want 1..%d", tt.name, got, tt.maxRedis)
 		}
 	}
@@ -363,11 +399,13 @@ func TestWarmReadsRunNoSQL(t *testing.T) {
 	fresh(t, n, w)
 }
 
-func TestEveryWriteIsVisibleAtOnce(t *testing.T) {
-	o := fixture(t)
+func TestEveryWriteIsVisibleAtOnce(t *testing.T) { layers(t, testEveryWriteIsVisibleAtOnce) }
+
+func testEveryWriteIsVisibleAtOnce(t *testing.T, o nodeOpts) {
 	n := newNode(t, o)
 	w := seed(t, n)
 	ctx := context.Background()
+	waitLocal(t, n, o)
 	a, b, c := w.users[1], w.users[2], w.users[4]
 	fresh(t, n, w) // warm every key
 
@@ -396,7 +434,10 @@ func TestEveryWriteIsVisibleAtOnce(t *testing.T) {
 }
 
 func TestRedisCutFallsBackAndHealsThroughRabbitMQ(t *testing.T) {
-	o := fixture(t)
+	layers(t, testRedisCutFallsBackAndHealsThroughRabbitMQ)
+}
+
+func testRedisCutFallsBackAndHealsThroughRabbitMQ(t *testing.T, o nodeOpts) {
 	proxy := tcpproxy.Start(t, o.redisAddr)
 	o.redisAddr = proxy.Addr()
 	n := newNode(t, o)
@@ -430,8 +471,9 @@ func TestRedisCutFallsBackAndHealsThroughRabbitMQ(t *testing.T) {
 	fresh(t, n, w)
 }
 
-func TestRabbitMQCutBuffersDeletes(t *testing.T) {
-	o := fixture(t)
+func TestRabbitMQCutBuffersDeletes(t *testing.T) { layers(t, testRabbitMQCutBuffersDeletes) }
+
+func testRabbitMQCutBuffersDeletes(t *testing.T, o nodeOpts) {
 	redisProxy := tcpproxy.Start(t, o.redisAddr)
 	amqpProxy := tcpproxy.Start(t, strings.TrimSuffix(strings.SplitN(o.amqpURL, "@", 2)[1], "/"))
 	o.redisAddr = redisProxy.Addr()
@@ -468,13 +510,84 @@ func TestRabbitMQCutBuffersDeletes(t *testing.T) {
 	fresh(t, n, w)
 }
 
-func TestTwoInstancesShareRedis(t *testing.T) {
-	o := fixture(t)
+func TestTwoInstancesShareRedis(t *testing.T) { layers(t, testTwoInstancesShareRedis) }
+
+func testTwoInstancesShareRedis(t *testing.T, o nodeOpts) {
 	one, two := newNode(t, o), newNode(t, o)
 	w := seed(t, one)
 	ctx := context.Background()
+	waitLocal(t, two, o)
 	fresh(t, two, w) // two caches everything
 	must(t, one.inter.Like(ctx, w.users[0], w.videos[5].ID))
 	must(t, one.social.Follow(ctx, w.users[1], w.users[4]))
-	fresh(t, two, w) // and sees one's writes at once
+	if o.local == 0 {
+		fresh(t, two, w) // Redis alone: two sees one's writes at once
+		return
+	}
+	// In process, two drops the keys when one's delete message arrives.
+	freshWithin(t, two, w, time.Second)
+}
+
+// freshWithin waits until every read of n is fresh, failing t past d.
+func freshWithin(t *testing.T, n *node, w world, d time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for pass := 1; ; pass++ {
+		stale := false
+		for _, viewer := range append([]int64{0}, w.users...) {
+			if !reflect.DeepEqual(read(t, n, w, viewer), truth(t, n, w, viewer)) {
+				stale = true
+				break
+			}
+		}
+		if !stale {
+			t.Logf("fresh on read pass %d, %v after the writes", pass, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > d {
+			fresh(t, n, w) // fails with the difference
+			t.Fatalf("still stale after %v", d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// An instance that loses the invalidation feed stops serving from its
+// in-process layer, and forgets it, since deletes may be published while
+// it cannot hear them.
+func TestLostFeedTurnsTheLayerOff(t *testing.T) {
+	for _, fault := range []string{"cut", "blackhole"} {
+		t.Run(fault, func(t *testing.T) {
+			o := fixture(t)
+			o.local = time.Hour
+			one := newNode(t, o)
+			w := seed(t, one)
+			proxy := tcpproxy.Start(t, o.redisAddr)
+			o.redisAddr = proxy.Addr()
+			two := newNode(t, o)
+			ctx := context.Background()
+			waitLocal(t, two, o)
+			fresh(t, two, w) // two holds everything in process
+
+			if fault == "cut" {
+				proxy.Cut()
+			} else {
+				proxy.Blackhole()
+			}
+			must(t, one.inter.Like(ctx, w.users[2], w.videos[1].ID))
+			must(t, one.social.Follow(ctx, w.users[2], w.users[4]))
+			// Cut, two hears of it at once; silent, within two feed checks.
+			// Either way it then reads the database, and sees the writes.
+			freshWithin(t, two, w, 5*time.Second)
+			if two.cache.LocalLive() {
+				t.Fatal("the in-process layer still serves without its feed")
+			}
+
+			proxy.Restore()
+			waitLocal(t, two, o)
+			fresh(t, two, w)
+			must(t, one.inter.Unlike(ctx, w.users[2], w.videos[1].ID))
+			freshWithin(t, two, w, time.Second)
+		})
+	}
 }

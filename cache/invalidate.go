@@ -48,6 +48,7 @@ func (c *Cache) FollowChanged(ctx context.Context, userID, toUserID int64) {
 // first delete, and the second one removes it. A delete that fails goes to
 // the retrier.
 func (c *Cache) invalidate(ctx context.Context, keys ...string) {
+	c.near.drop(keys...) // at once: the writer's next read must not see the old value
 	if c.rdb == nil {
 		return
 	}
@@ -60,6 +61,7 @@ func (c *Cache) invalidate(ctx context.Context, keys ...string) {
 	c.pending.Add(1)
 	time.AfterFunc(c.opt.SecondDelete, func() {
 		defer c.pending.Done()
+		c.near.drop(keys...)
 		c.deleteOrRetry(ctx, keys)
 	})
 }
@@ -96,14 +98,20 @@ var errRedisCoolingDown = errors.New("redis cooling down after an error")
 const handOffTimeout = 250 * time.Millisecond
 
 // Delete removes keys, one DEL each in a pipeline so that it also works on
-// Redis Cluster, where one DEL may not span hash slots.
+// Redis Cluster, where one DEL may not span hash slots, and publishes them
+// to every instance's in-process layer in the same round trip.
 func (c *Cache) Delete(ctx context.Context, keys []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	msg, err := json.Marshal(keys)
+	if err != nil {
+		return fmt.Errorf("encode keys: %w", err)
+	}
 	pipe := c.rdb.Pipeline()
 	for _, k := range keys {
 		pipe.Del(ctx, k)
 	}
+	pipe.Publish(ctx, c.k.channel(), msg)
 	if _, err := pipe.Exec(ctx); err != nil {
 		c.failed(err)
 		return fmt.Errorf("delete %d keys: %w", len(keys), err)
@@ -131,6 +139,12 @@ func (c *Cache) Close(ctx context.Context) error {
 	c.closed.Store(true)
 	done := make(chan struct{})
 	go func() { c.pending.Wait(); close(done) }()
+	defer func() {
+		if c.stop != nil {
+			c.stop()
+			<-c.fed
+		}
+	}()
 	select {
 	case <-done:
 		return nil

@@ -20,6 +20,7 @@ import (
 //	followers:{uid} JSON ids following the user, most recent first
 //	friends:{uid}   JSON ids of mutual follows
 //	cmt:{vid}       JSON comments of the video, newest first
+//	invalidate      pub/sub channel: JSON array of the keys of each delete
 type keys struct{ prefix string }
 
 func (k keys) user(id int64) string      { return k.prefix + "u:" + itoa(id) }
@@ -33,6 +34,14 @@ func (k keys) following(id int64) string { return k.prefix + "following:" + itoa
 func (k keys) followers(id int64) string { return k.prefix + "followers:" + itoa(id) }
 func (k keys) friends(id int64) string   { return k.prefix + "friends:" + itoa(id) }
 func (k keys) comments(id int64) string  { return k.prefix + "cmt:" + itoa(id) }
+
+// author names the in-process entry of a video's author; it is never in
+// Redis and never invalidated.
+func (k keys) author(id int64) string { return k.prefix + "author:" + itoa(id) }
+
+// channel carries the keys of every delete to every instance's
+// in-process layer.
+func (k keys) channel() string { return k.prefix + "invalidate" }
 
 // Markers stored in place of data.
 const (

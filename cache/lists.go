@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"math"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -12,25 +14,34 @@ import (
 	"github.com/tiktok-lite/server/model"
 )
 
-// list answers a whole-list read from key, loading it on a miss (one load
-// for all concurrent misses) and caching it for the TTL.
+// list answers a whole-list read from the in-process layer, else from key
+// in Redis, loading it on a miss (one load for all concurrent misses) and
+// caching it for the TTL.
 func list[T any](c *Cache, ctx context.Context, kind, key string, cd codec[T], load func() (T, error)) (T, error) {
-	if !c.usable() {
+	if !c.cached() {
 		return load()
 	}
-	raw, err := c.rdb.Get(ctx, key).Bytes()
-	if err == nil {
-		if v, err := cd.decode(raw); err == nil {
-			c.m.count(kind, 1, 0)
-			return v, nil
+	if v, ok := c.near.get(key); ok {
+		c.m.local(kind, 1)
+		return v.(T), nil
+	}
+	epoch := c.near.epoch(key)
+	if c.rdb != nil {
+		raw, err := c.rdb.Get(ctx, key).Bytes()
+		if err == nil {
+			if v, err := cd.decode(raw); err == nil {
+				c.m.count(kind, 1, 0)
+				c.keepList(key, v, len(raw), epoch)
+				return v, nil
+			}
+		} else if c.failed(err) {
+			return load()
 		}
-	} else if c.failed(err) {
-		return load()
 	}
 	c.m.count(kind, 0, 1)
 	loaded, err, _ := c.group.Do(key, func() (any, error) {
 		v, err := load()
-		if err != nil {
+		if err != nil || c.rdb == nil {
 			return v, err
 		}
 		if err := c.rdb.Set(ctx, key, cd.encode(v), c.ttl.value()).Err(); c.failed(err) {
@@ -42,7 +53,18 @@ func list[T any](c *Cache, ctx context.Context, kind, key string, cd codec[T], l
 		var zero T
 		return zero, err
 	}
+	c.keepList(key, loaded, len(cd.encode(loaded.(T))), epoch)
 	return loaded.(T), nil
+}
+
+// maxNearList bounds the encoded size of a list kept in process, so that
+// the layer's memory stays bounded by its entry count.
+const maxNearList = 64 << 10
+
+func (c *Cache) keepList(key string, v any, size int, epoch uint64) {
+	if size <= maxNearList {
+		c.near.put(key, v, epoch)
+	}
 }
 
 // PublishedRefs returns an author's videos, newest first.
@@ -92,10 +114,14 @@ func (c *Cache) FriendIDs(ctx context.Context, userID int64) ([]int64, error) {
 // TimelineSize videos and a "floor" member scored at the oldest time it
 // still covers completely (0 when it holds every video); both live in one
 // key, so a reader never sees a timeline without its floor. Pages older
-// than the floor go to the database.
+// than the floor go to the database. With the in-process layer on, the
+// whole timeline is kept there and pages are cut from it.
 func (c *Cache) FeedBefore(ctx context.Context, beforeMs int64, limit int) ([]model.VideoRef, error) {
-	if !c.usable() {
+	if !c.cached() {
 		return c.db.FeedBefore(ctx, beforeMs, limit)
+	}
+	if c.near.usable() {
+		return c.feedNear(ctx, beforeMs, limit)
 	}
 	res, err := c.rdb.ZRevRangeByScoreWithScores(ctx, c.k.timeline(), &redis.ZRangeBy{
 		Max: "(" + strconv.FormatInt(beforeMs, 10), Min: "-inf", Count: int64(limit) + 1,
@@ -135,20 +161,105 @@ func (c *Cache) FeedBefore(ctx context.Context, beforeMs int64, limit int) ([]mo
 	if c.failed(err) || n == 1 {
 		return c.db.FeedBefore(ctx, beforeMs, limit)
 	}
-	if _, err, _ := c.group.Do(c.k.timeline(), func() (any, error) { return nil, c.rebuildTimeline(ctx) }); err != nil {
+	if _, err, _ := c.group.Do(c.k.timeline(), func() (any, error) { return c.rebuildTimeline(ctx) }); err != nil {
 		return nil, err
 	}
 	return c.db.FeedBefore(ctx, beforeMs, limit)
 }
 
-func (c *Cache) rebuildTimeline(ctx context.Context) error {
+// timeline is the decoded timeline ZSET: refs newest first, and the
+// floor (0 when refs hold every video).
+type timeline struct {
+	refs  []model.VideoRef
+	floor int64
+}
+
+// page cuts the videos published before beforeMs; ok is false when the
+// page reaches below the floor, where the timeline is not complete.
+func (t *timeline) page(beforeMs int64, limit int) (refs []model.VideoRef, ok bool) {
+	i := sort.Search(len(t.refs), func(i int) bool { return t.refs[i].PublishedAt < beforeMs })
+	end := min(i+limit, len(t.refs))
+	if end-i < limit && t.floor != 0 {
+		return nil, false
+	}
+	return slices.Clone(t.refs[i:end]), true
+}
+
+// feedNear answers from the timeline kept in process, reading it whole
+// from Redis (or rebuilding it) when it is not.
+func (c *Cache) feedNear(ctx context.Context, beforeMs int64, limit int) ([]model.VideoRef, error) {
+	key := c.k.timeline()
+	if v, ok := c.near.get(key); ok {
+		c.m.local("timeline", 1)
+		if refs, ok := v.(*timeline).page(beforeMs, limit); ok {
+			return refs, nil
+		}
+		return c.db.FeedBefore(ctx, beforeMs, limit)
+	}
+	epoch := c.near.epoch(key)
+	var res []redis.Z
+	if c.rdb != nil {
+		var err error
+		if res, err = c.rdb.ZRevRangeWithScores(ctx, key, 0, -1).Result(); c.failed(err) {
+			return c.db.FeedBefore(ctx, beforeMs, limit)
+		}
+	}
+	var t *timeline
+	if len(res) > 0 {
+		c.m.count("timeline", 1, 0)
+		if t = parseTimeline(res); t == nil {
+			return c.db.FeedBefore(ctx, beforeMs, limit) // not ours to read
+		}
+	} else {
+		c.m.count("timeline", 0, 1)
+		v, err, _ := c.group.Do(key, func() (any, error) { return c.rebuildTimeline(ctx) })
+		if err != nil {
+			return nil, err
+		}
+		t = v.(*timeline)
+	}
+	c.near.put(key, t, epoch)
+	if refs, ok := t.page(beforeMs, limit); ok {
+		return refs, nil
+	}
+	return c.db.FeedBefore(ctx, beforeMs, limit)
+}
+
+// parseTimeline decodes a whole timeline ZSET, newest first; nil when a
+// member is not one this version wrote or the floor is missing.
+func parseTimeline(res []redis.Z) *timeline {
+	t := &timeline{refs: make([]model.VideoRef, 0, len(res))}
+	floor := false
+	for _, z := range res {
+		m, _ := z.Member.(string)
+		if m == floorMember {
+			t.floor, floor = int64(z.Score), true
+			continue
+		}
+		ref, ok := parseRef(m, int64(z.Score))
+		if !ok {
+			return nil
+		}
+		t.refs = append(t.refs, ref)
+	}
+	if !floor {
+		return nil
+	}
+	return t
+}
+
+func (c *Cache) rebuildTimeline(ctx context.Context) (*timeline, error) {
 	refs, err := c.db.FeedBefore(ctx, math.MaxInt64, c.opt.TimelineSize)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	floor := int64(0)
 	if len(refs) == c.opt.TimelineSize {
 		floor = refs[len(refs)-1].PublishedAt
+	}
+	t := &timeline{refs: refs, floor: floor}
+	if c.rdb == nil {
+		return t, nil
 	}
 	zs := make([]redis.Z, 0, len(refs)+1)
 	zs = append(zs, redis.Z{Score: float64(floor), Member: floorMember})
@@ -163,7 +274,7 @@ func (c *Cache) rebuildTimeline(ctx context.Context) error {
 	if _, err := pipe.Exec(ctx); c.failed(err) {
 		c.log.Debug("timeline rebuild not cached", zap.Error(err))
 	}
-	return nil
+	return t, nil
 }
 
 func parseRef(member string, score int64) (model.VideoRef, bool) {

@@ -4,6 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	hits, misses  *prometheus.CounterVec
+	localHits     *prometheus.CounterVec
 	deletes       prometheus.Counter
 	deleteRetries prometheus.Counter
 	deleteLost    prometheus.Counter
@@ -13,6 +14,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		hits:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiktok_cache_hits_total", Help: "Cache reads answered from Redis, by kind."}, []string{"kind"}),
+		localHits:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiktok_cache_local_hits_total", Help: "Cache reads answered from the in-process layer, by kind."}, []string{"kind"}),
 		misses:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiktok_cache_misses_total", Help: "Cache reads loaded from the database, by kind."}, []string{"kind"}),
 		deletes:       prometheus.NewCounter(prometheus.CounterOpts{Name: "tiktok_cache_deletes_total", Help: "Keys deleted after writes (first, second and retried deletes)."}),
 		deleteRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "tiktok_cache_delete_retries_total", Help: "Deletes that failed and were handed to the retry queue."}),
@@ -20,7 +22,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		errors:        prometheus.NewCounter(prometheus.CounterOpts{Name: "tiktok_cache_redis_errors_total", Help: "Redis operations that failed."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.hits, m.misses, m.deletes, m.deleteRetries, m.deleteLost, m.errors} {
+		for _, c := range []prometheus.Collector{m.hits, m.localHits, m.misses, m.deletes, m.deleteRetries, m.deleteLost, m.errors} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -35,5 +37,11 @@ func (m *metrics) count(kind string, hits, misses int) {
 	}
 	if misses > 0 {
 		m.misses.WithLabelValues(kind).Add(float64(misses))
+	}
+}
+
+func (m *metrics) local(kind string, hits int) {
+	if hits > 0 {
+		m.localHits.WithLabelValues(kind).Add(float64(hits))
 	}
 }

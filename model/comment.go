@@ -3,8 +3,6 @@ package model
 import (
 	"context"
 	"fmt"
-
-	"gorm.io/gorm"
 )
 
 // Comment is a remark on a video.
@@ -41,12 +39,8 @@ func (s *Store) DeleteComment(ctx context.Context, c *Comment) (bool, error) {
 }
 
 func (s *Store) bumpVideo(ctx context.Context, videoID int64, column string, by int64) error {
-	err := s.db.WithContext(ctx).Model(&Video{}).Where("id = ?", videoID).
-		Update(column, gorm.Expr(column+" + ?", by)).Error
-	if err != nil {
-		return fmt.Errorf("bump video %s: %w", column, translate(err))
-	}
-	return nil
+	_, _, err := s.bump(ctx, "videos", []counterDelta{{videoID, column, by}})
+	return err
 }
 
 // CommentByID returns the comment with id, or ErrNotFound.

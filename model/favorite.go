@@ -13,39 +13,52 @@ type Favorite struct {
 	CreatedAt int64
 }
 
+// LikeChange is one like (On) or unlike of Video by UserID.
+type LikeChange struct {
+	UserID int64
+	Video  *Video
+	On     bool
+}
+
 // Like records userID's like of video v and moves every counter it touches.
 // It reports whether anything changed: a repeated like inserts nothing and
 // so, decided by the insert's own rows affected, moves nothing. Call it
 // inside Tx.
 func (s *Store) Like(ctx context.Context, userID int64, v *Video) (bool, error) {
-	inserted, err := s.insertOnce(ctx, "favorites", []string{"user_id", "video_id", "created_at"}, userID, v.ID, s.nowMs())
-	if err != nil || !inserted {
-		return false, err
-	}
-	return true, s.moveLikeCounters(ctx, userID, v, 1)
+	return s.applyOne(s.ApplyLikes(ctx, []LikeChange{{UserID: userID, Video: v, On: true}}))
 }
 
 // Unlike removes userID's like of v; unliking what was never liked
 // changes nothing. Call it inside Tx.
 func (s *Store) Unlike(ctx context.Context, userID int64, v *Video) (bool, error) {
-	res := s.db.WithContext(ctx).Where("user_id = ? AND video_id = ?", userID, v.ID).Delete(&Favorite{})
-	if res.Error != nil {
-		return false, fmt.Errorf("unlike: %w", translate(res.Error))
-	}
-	if res.RowsAffected == 0 {
-		return false, nil
-	}
-	return true, s.moveLikeCounters(ctx, userID, v, -1)
+	return s.applyOne(s.ApplyLikes(ctx, []LikeChange{{UserID: userID, Video: v, On: false}}))
 }
 
-func (s *Store) moveLikeCounters(ctx context.Context, userID int64, v *Video, by int64) error {
-	if err := s.bumpVideo(ctx, v.ID, "favorite_count", by); err != nil {
-		return err
+// ApplyLikes makes changes in order and reports which of them changed
+// anything. The counters move once per row for the whole set, with one
+// UPDATE of videos and one of users: many likes of a popular video then
+// lock its row once, not once each. Call it inside Tx.
+func (s *Store) ApplyLikes(ctx context.Context, changes []LikeChange) ([]bool, error) {
+	changed := make([]bool, len(changes))
+	videos, users := counterDeltas{}, counterDeltas{}
+	for i, c := range changes {
+		var err error
+		if changed[i], err = s.setPair(ctx, c.On, "favorites", "video_id", c.UserID, c.Video.ID); err != nil {
+			return nil, fmt.Errorf("like: %w", err)
+		}
+		if !changed[i] {
+			continue
+		}
+		by := sign(c.On)
+		videos.add(c.Video.ID, "favorite_count", by)
+		users.add(c.UserID, "favorite_count", by)
+		users.add(c.Video.AuthorID, "total_favorited", by)
 	}
-	return s.bumpUsers(ctx,
-		userDelta{userID, "favorite_count", by},
-		userDelta{v.AuthorID, "total_favorited", by},
-	)
+	// Videos are never deleted, so every row named is there to change.
+	if _, _, err := s.bump(ctx, "videos", videos.list()); err != nil {
+		return nil, err
+	}
+	return changed, s.bumpUsers(ctx, users.list()...)
 }
 
 // FavoriteRefs returns the videos userID likes, most recently liked first.

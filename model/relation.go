@@ -13,27 +13,43 @@ type Follow struct {
 	CreatedAt int64
 }
 
+// FollowChange is UserID following (On) or unfollowing ToUserID.
+type FollowChange struct {
+	UserID, ToUserID int64
+	On               bool
+}
+
 // FollowUser records that userID follows toUserID and moves both counters;
 // a repeat changes nothing. Call it inside Tx.
 func (s *Store) FollowUser(ctx context.Context, userID, toUserID int64) (bool, error) {
-	inserted, err := s.insertOnce(ctx, "follows", []string{"user_id", "to_user_id", "created_at"}, userID, toUserID, s.nowMs())
-	if err != nil || !inserted {
-		return false, err
-	}
-	return true, s.bumpUsers(ctx, userDelta{userID, "follow_count", 1}, userDelta{toUserID, "follower_count", 1})
+	return s.applyOne(s.ApplyFollows(ctx, []FollowChange{{UserID: userID, ToUserID: toUserID, On: true}}))
 }
 
 // UnfollowUser removes the follow; unfollowing a stranger changes nothing.
 // Call it inside Tx.
 func (s *Store) UnfollowUser(ctx context.Context, userID, toUserID int64) (bool, error) {
-	res := s.db.WithContext(ctx).Where("user_id = ? AND to_user_id = ?", userID, toUserID).Delete(&Follow{})
-	if res.Error != nil {
-		return false, fmt.Errorf("unfollow: %w", translate(res.Error))
+	return s.applyOne(s.ApplyFollows(ctx, []FollowChange{{UserID: userID, ToUserID: toUserID, On: false}}))
+}
+
+// ApplyFollows makes changes in order and reports which of them changed
+// anything; the counters of all of them move in one UPDATE. Call it
+// inside Tx.
+func (s *Store) ApplyFollows(ctx context.Context, changes []FollowChange) ([]bool, error) {
+	changed := make([]bool, len(changes))
+	users := counterDeltas{}
+	for i, c := range changes {
+		var err error
+		if changed[i], err = s.setPair(ctx, c.On, "follows", "to_user_id", c.UserID, c.ToUserID); err != nil {
+			return nil, fmt.Errorf("follow: %w", err)
+		}
+		if !changed[i] {
+			continue
+		}
+		by := sign(c.On)
+		users.add(c.UserID, "follow_count", by)
+		users.add(c.ToUserID, "follower_count", by)
 	}
-	if res.RowsAffected == 0 {
-		return false, nil
-	}
-	return true, s.bumpUsers(ctx, userDelta{userID, "follow_count", -1}, userDelta{toUserID, "follower_count", -1})
+	return changed, s.bumpUsers(ctx, users.list()...)
 }
 
 // FollowingIDs returns whom userID follows, most recent first.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -132,4 +133,62 @@ func (s *Store) insertOnce(ctx context.Context, table string, cols []string, val
 		return false, translate(res.Error)
 	}
 	return res.RowsAffected > 0, nil
+}
+
+// setPair makes the row (user_id = userID, col = other) of table exist
+// (on) or not, and reports whether that changed anything: an insert that
+// found the row, or a delete that found none, changes nothing.
+func (s *Store) setPair(ctx context.Context, on bool, table, col string, userID, other int64) (bool, error) {
+	if on {
+		return s.insertOnce(ctx, table, []string{"user_id", col, "created_at"}, userID, other, s.nowMs())
+	}
+	res := s.db.WithContext(ctx).Exec("DELETE FROM "+table+" WHERE user_id = ? AND "+col+" = ?", userID, other)
+	if res.Error != nil {
+		return false, translate(res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// sign is the counter move of turning something on or off.
+func sign(on bool) int64 {
+	if on {
+		return 1
+	}
+	return -1
+}
+
+// applyOne unwraps the answer of a batch of one change.
+func (s *Store) applyOne(changed []bool, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	return changed[0], nil
+}
+
+// counterDeltas sums counter moves per row and column, so that a batch of
+// changes updates each row once.
+type counterDeltas map[counterKey]int64
+
+type counterKey struct {
+	id     int64
+	column string
+}
+
+func (d counterDeltas) add(id int64, column string, by int64) { d[counterKey{id, column}] += by }
+
+// list returns the non-zero moves, ordered by row and column.
+func (d counterDeltas) list() []counterDelta {
+	out := make([]counterDelta, 0, len(d))
+	for k, by := range d {
+		if by != 0 {
+			out = append(out, counterDelta{k.id, k.column, by})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].id != out[j].id {
+			return out[i].id < out[j].id
+		}
+		return out[i].column < out[j].column
+	})
+	return out
 }

@@ -65,25 +65,43 @@ func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
 	return n > 0, nil
 }
 
-// userDelta is a change to one user's counters.
-type userDelta struct {
+// counterDelta is a change to one row's counter.
+type counterDelta struct {
 	id     int64
 	column string
 	by     int64
 }
 
-// bumpUsers applies counter changes in one statement. One UPDATE over
-// "id IN (...)" locks its rows in primary-key order, the same order in
-// every transaction, so two actions touching the same pair of users (A
-// follows B while B follows A) cannot deadlock on each other.
-func (s *Store) bumpUsers(ctx context.Context, deltas ...userDelta) error {
+// bumpUsers applies counter changes to users in one statement; see bump.
+func (s *Store) bumpUsers(ctx context.Context, deltas ...counterDelta) error {
+	rows, ids, err := s.bump(ctx, "users", deltas)
+	if err != nil {
+		return err
+	}
+	if rows != int64(len(ids)) {
+		// An account behind a still-valid token is gone; the caller rolls
+		// back rather than leave a row pointing at nobody.
+		return fmt.Errorf("bump user counters of %v: %w", ids, ErrUserGone)
+	}
+	return nil
+}
+
+// bump applies counter changes to table in one statement and returns the
+// rows it changed and the ids it meant to. One UPDATE over "id IN (...)"
+// locks its rows in primary-key order, the same order in every
+// transaction, so two actions touching the same pair of rows (A follows B
+// while B follows A) cannot deadlock on each other.
+func (s *Store) bump(ctx context.Context, table string, deltas []counterDelta) (int64, []int64, error) {
+	if len(deltas) == 0 {
+		return 0, nil, nil
+	}
 	var (
 		sets []string
 		args []any
 		ids  []int64
 	)
 	seen := map[int64]bool{}
-	byColumn := map[string][]userDelta{}
+	byColumn := map[string][]counterDelta{}
 	var columns []string
 	for _, d := range deltas {
 		if _, ok := byColumn[d.column]; !ok {
@@ -105,14 +123,9 @@ func (s *Store) bumpUsers(ctx context.Context, deltas ...userDelta) error {
 		sets = append(sets, expr+" ELSE 0 END")
 	}
 	args = append(args, ids)
-	res := s.db.WithContext(ctx).Exec("UPDATE users SET "+strings.Join(sets, ", ")+" WHERE id IN ?", args...)
+	res := s.db.WithContext(ctx).Exec("UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE id IN ?", args...)
 	if res.Error != nil {
-		return fmt.Errorf("bump user counters: %w", translate(res.Error))
+		return 0, nil, fmt.Errorf("bump %s counters: %w", table, translate(res.Error))
 	}
-	if res.RowsAffected != int64(len(ids)) {
-		// An account behind a still-valid token is gone; the caller rolls
-		// back rather than leave a row pointing at nobody.
-		return fmt.Errorf("bump user counters of %v: %w", ids, ErrUserGone)
-	}
-	return nil
+	return res.RowsAffected, ids, nil
 }

@@ -48,7 +48,7 @@ func (s *Store) CreateVideo(ctx context.Context, v *Video) error {
 		}
 		break
 	}
-	return s.bumpUsers(ctx, userDelta{v.AuthorID, "work_count", 1})
+	return s.bumpUsers(ctx, counterDelta{v.AuthorID, "work_count", 1})
 }
 
 // VideosByIDs returns the videos that exist among ids, keyed by id.

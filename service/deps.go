@@ -27,6 +27,8 @@ type Store interface {
 // Reads are the lookups that may be served from the cache.
 type Reads interface {
 	Find(ctx context.Context, l model.Lookup) (*model.Found, error)
+	// VideoAuthor is who published a video, or model.ErrNotFound.
+	VideoAuthor(ctx context.Context, videoID int64) (int64, error)
 	FeedBefore(ctx context.Context, beforeMs int64, limit int) ([]model.VideoRef, error)
 	PublishedRefs(ctx context.Context, authorID int64) ([]model.VideoRef, error)
 	FavoriteRefs(ctx context.Context, userID int64) ([]model.VideoRef, error)

@@ -33,11 +33,17 @@ type app struct {
 	dir    string
 }
 
-func newApp(t *testing.T, cfg config.Database) *app {
+func newApp(t *testing.T, cfg config.Database, inProcess bool) *app {
 	t.Helper()
 	db := testenv.OpenDB(t, cfg)
 	store := model.NewStore(db)
 	reads := cache.NewPassThrough(store)
+	if inProcess {
+		var err error
+		if reads, err = cache.NewInProcess(store, nil, cache.Options{LocalTTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	dir := t.TempDir()
 	local, err := storage.NewLocal(filepath.Join(dir, "media"), "http://media.test")
 	if err != nil {
@@ -65,9 +71,14 @@ func newApp(t *testing.T, cfg config.Database) *app {
 }
 
 // forEachBackend runs fn against SQLite and the real MySQL/MariaDB.
+// forEachBackend runs fn on every database, and on SQLite once more with
+// the in-process cache of the embedded default in front of it.
 func forEachBackend(t *testing.T, fn func(t *testing.T, a *app)) {
 	for _, b := range testenv.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) { fn(t, newApp(t, b.Cfg)) })
+		t.Run(b.Name, func(t *testing.T) { fn(t, newApp(t, b.Cfg, false)) })
+		if b.Cfg.Driver == "sqlite" {
+			t.Run(b.Name+"+in-process", func(t *testing.T) { fn(t, newApp(t, testenv.SQLiteConfig(t), true)) })
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/batch"
 	"github.com/tiktok-lite/server/pkg/errcode"
 )
 
@@ -15,11 +16,13 @@ type Interactions struct {
 	reads Reads
 	pages pages
 	inv   Invalidator
+	likes *batch.Combiner[model.LikeChange, outcome]
 }
 
 // NewInteractions returns the like and comment service.
 func NewInteractions(store Store, reads Reads, present *Presenter, inv Invalidator) *Interactions {
-	return &Interactions{store: store, reads: reads, pages: pages{reads, present}, inv: inv}
+	return &Interactions{store: store, reads: reads, pages: pages{reads, present}, inv: inv,
+		likes: together(store, (*model.Store).ApplyLikes)}
 }
 
 // errAccountGone answers a valid token whose user no longer exists.
@@ -33,46 +36,43 @@ func txError(action string, err error) error {
 	return fmt.Errorf("%s: %w", action, err)
 }
 
-// video finds the target of a like or comment through the cache: a video
-// is never deleted and its author never changes, so a cached row answers
-// existence and ownership as well as the database would.
+// video finds the target of a like or comment, with its author, through
+// the cache: a video is never deleted and its author never changes, so a
+// cached answer is as good as the database's.
 func (s *Interactions) video(ctx context.Context, id int64) (*model.Video, error) {
-	found, err := s.reads.Find(ctx, model.Lookup{VideoIDs: []int64{id}})
+	author, err := s.reads.VideoAuthor(ctx, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, errcode.VideoNotFound
+	}
 	if err != nil {
 		return nil, fmt.Errorf("video: %w", err)
 	}
-	v, ok := found.Videos[id]
-	if !ok {
-		return nil, errcode.VideoNotFound
-	}
-	return v, nil
+	return &model.Video{ID: id, AuthorID: author}, nil
 }
 
 // Like makes userID like videoID; liking twice counts once.
 func (s *Interactions) Like(ctx context.Context, userID, videoID int64) error {
-	return s.setLike(ctx, userID, videoID, (*model.Store).Like)
+	return s.setLike(ctx, userID, videoID, true)
 }
 
 // Unlike withdraws the like; unliking what was never liked changes nothing.
 func (s *Interactions) Unlike(ctx context.Context, userID, videoID int64) error {
-	return s.setLike(ctx, userID, videoID, (*model.Store).Unlike)
+	return s.setLike(ctx, userID, videoID, false)
 }
 
-func (s *Interactions) setLike(ctx context.Context, userID, videoID int64,
-	change func(*model.Store, context.Context, int64, *model.Video) (bool, error)) error {
+func (s *Interactions) setLike(ctx context.Context, userID, videoID int64, on bool) error {
 	v, err := s.video(ctx, videoID)
 	if err != nil {
 		return err
 	}
-	var changed bool
-	err = s.store.Tx(ctx, func(tx *model.Store) error {
-		changed, err = change(tx, ctx, userID, v)
-		return err
-	})
+	res, err := s.likes.Do(ctx, model.LikeChange{UserID: userID, Video: v, On: on})
+	if err == nil {
+		err = res.err
+	}
 	if err != nil {
 		return txError("like", err)
 	}
-	if changed {
+	if res.changed {
 		s.inv.LikeChanged(ctx, userID, v)
 	}
 	return nil

@@ -216,3 +216,49 @@ func TestConcurrentCommentsMatchRows(t *testing.T) {
 		}
 	})
 }
+
+// Likes and follows that arrive together share one transaction; one that
+// cannot be applied (its account was deleted meanwhile) must fail alone,
+// and every other must land, counted exactly.
+func TestOneFailingChangeDoesNotSinkItsBatch(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, a *app) {
+		ctx := context.Background()
+		author := a.register(t, "author")
+		v := a.publish(t, author, "popular")
+		fans := a.registerN(t, "fan", 40)
+		gone := fans[7]
+		if err := a.store.DB().Exec("DELETE FROM users WHERE id = ?", gone).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			what string
+			do   func(i int) error
+		}{
+			{"like", func(i int) error { return a.inter.Like(ctx, fans[i], v.ID) }},
+			{"follow", func(i int) error { return a.social.Follow(ctx, fans[i], author) }},
+		} {
+			errs := parallel(len(fans), tc.do)
+			for i, err := range errs {
+				switch {
+				case fans[i] == gone && !errors.Is(err, errcode.BadToken):
+					t.Errorf("%s by a deleted account: %v, want the bad-token code", tc.what, err)
+				case fans[i] != gone && err != nil:
+					t.Errorf("%s by fan %d failed: %v", tc.what, i, err)
+				}
+			}
+		}
+		if got := a.videoView(t, 0, v.ID).FavoriteCount; got != 39 {
+			t.Errorf("favorite_count = %d, want 39", got)
+		}
+		p := a.profile(t, author)
+		if p.TotalFavorited != 39 || p.FollowerCount != 39 {
+			t.Errorf("author total_favorited %d, follower_count %d; want 39 and 39", p.TotalFavorited, p.FollowerCount)
+		}
+		if n := a.count(t, "favorites", "video_id = ?", v.ID); n != 39 {
+			t.Errorf("%d favorite rows, want 39", n)
+		}
+		if n := a.count(t, "follows", "to_user_id = ?", author); n != 39 {
+			t.Errorf("%d follow rows, want 39", n)
+		}
+	})
+}

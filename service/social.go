@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/batch"
 	"github.com/tiktok-lite/server/pkg/errcode"
 )
 
@@ -17,15 +18,17 @@ const chatPollLimit = 500
 
 // Social is follows, friends and chat.
 type Social struct {
-	store Store
-	reads Reads
-	pages pages
-	inv   Invalidator
+	store   Store
+	reads   Reads
+	pages   pages
+	inv     Invalidator
+	follows *batch.Combiner[model.FollowChange, outcome]
 }
 
 // NewSocial returns the relation and message service.
 func NewSocial(store Store, reads Reads, present *Presenter, inv Invalidator) *Social {
-	return &Social{store: store, reads: reads, pages: pages{reads, present}, inv: inv}
+	return &Social{store: store, reads: reads, pages: pages{reads, present}, inv: inv,
+		follows: together(store, (*model.Store).ApplyFollows)}
 }
 
 func (s *Social) target(ctx context.Context, userID, toUserID int64, self string) error {
@@ -37,29 +40,26 @@ func (s *Social) target(ctx context.Context, userID, toUserID int64, self string
 
 // Follow makes userID follow toUserID; following twice counts once.
 func (s *Social) Follow(ctx context.Context, userID, toUserID int64) error {
-	return s.setFollow(ctx, userID, toUserID, (*model.Store).FollowUser)
+	return s.setFollow(ctx, userID, toUserID, true)
 }
 
 // Unfollow undoes a follow; unfollowing a stranger changes nothing.
 func (s *Social) Unfollow(ctx context.Context, userID, toUserID int64) error {
-	return s.setFollow(ctx, userID, toUserID, (*model.Store).UnfollowUser)
+	return s.setFollow(ctx, userID, toUserID, false)
 }
 
-func (s *Social) setFollow(ctx context.Context, userID, toUserID int64,
-	change func(*model.Store, context.Context, int64, int64) (bool, error)) error {
+func (s *Social) setFollow(ctx context.Context, userID, toUserID int64, on bool) error {
 	if err := s.target(ctx, userID, toUserID, "you cannot follow yourself"); err != nil {
 		return err
 	}
-	var changed bool
-	err := s.store.Tx(ctx, func(tx *model.Store) error {
-		var err error
-		changed, err = change(tx, ctx, userID, toUserID)
-		return err
-	})
+	res, err := s.follows.Do(ctx, model.FollowChange{UserID: userID, ToUserID: toUserID, On: on})
+	if err == nil {
+		err = res.err
+	}
 	if err != nil {
 		return txError("follow", err)
 	}
-	if changed {
+	if res.changed {
 		s.inv.FollowChanged(ctx, userID, toUserID)
 	}
 	return nil

@@ -24,6 +24,7 @@ type Config struct {
 	Database  Database  `mapstructure:"database"`
 	JWT       JWT       `mapstructure:"jwt"`
 	Redis     Redis     `mapstructure:"redis"`
+	Cache     Cache     `mapstructure:"cache"`
 	RabbitMQ  RabbitMQ  `mapstructure:"rabbitmq"`
 	Storage   Storage   `mapstructure:"storage"`
 	Upload    Upload    `mapstructure:"upload"`
@@ -45,6 +46,7 @@ type Server struct {
 	MaxBodyBytes         int64         `mapstructure:"max_body_bytes"`
 	MaxConcurrentUploads int           `mapstructure:"max_concurrent_uploads"`
 	Metrics              bool          `mapstructure:"metrics"`
+	PprofAddr            string        `mapstructure:"pprof_addr"`
 	TrustedProxies       []string      `mapstructure:"trusted_proxies"`
 }
 
@@ -90,6 +92,13 @@ type Redis struct {
 	PoolSize   int           `mapstructure:"pool_size"`
 	Timeout    time.Duration `mapstructure:"timeout"`
 	TTL        time.Duration `mapstructure:"ttl"`
+}
+
+// Cache is the in-process layer in front of Redis (or, on the embedded
+// default, in front of SQLite). LocalTTL 0 turns it off.
+type Cache struct {
+	LocalTTL     time.Duration `mapstructure:"local_ttl"`
+	LocalEntries int           `mapstructure:"local_entries"`
 }
 
 // Addrs splits Addr.
@@ -179,6 +188,7 @@ func defaults() map[string]any {
 		"server.max_body_bytes":         1 << 20,
 		"server.max_concurrent_uploads": 8,
 		"server.metrics":                true,
+		"server.pprof_addr":             "",
 		"data_dir":                      "./data",
 		"log.level":                     "info",
 		"log.format":                    "console",
@@ -204,6 +214,8 @@ func defaults() map[string]any {
 		"redis.pool_size":               0,
 		"redis.timeout":                 "500ms",
 		"redis.ttl":                     "10m",
+		"cache.local_ttl":               "30s",
+		"cache.local_entries":           65536,
 		"rabbitmq.url":                  "",
 		"rabbitmq.queue":                "tiktok.cache.delete",
 		"rabbitmq.quorum":               false,
@@ -406,6 +418,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Redis.Addr != "" && (c.Redis.Timeout <= 0 || c.Redis.TTL <= 0) {
 		bad("redis.timeout", "redis.timeout and redis.ttl must be positive durations")
+	}
+	if c.Cache.LocalTTL < 0 {
+		bad("cache.local_ttl", "must be 0 (off) or a positive duration")
+	}
+	if c.Cache.LocalEntries < 1 {
+		bad("cache.local_entries", "must be at least 1")
 	}
 	if c.JWT.Issuer == "" {
 		bad("jwt.issuer", "must not be empty")

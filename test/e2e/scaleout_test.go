@@ -4,13 +4,14 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tiktok-lite/server/pkg/mq"
 	"github.com/tiktok-lite/server/test/testenv"
 )
 
 // Two instances behind one address share MySQL, Redis and RabbitMQ: a write
-// through one is seen through the other at once, with both caches warm.
+// through one is seen through the other, with both caches warm.
 func TestTwoInstancesSeeEachOthersWrites(t *testing.T) {
 	suffix := testenv.RandomSuffix()
 	amqpURL := testenv.AMQPURL(t)
@@ -49,9 +50,21 @@ func TestTwoInstancesSeeEachOthersWrites(t *testing.T) {
 		url.Values{"token": {bobToken}, "video_id": {itoa(videoID)}, "action_type": {"1"}}), 0)
 	wantCode(t, "follow through one", one.post(t, "/douyin/relation/action/",
 		url.Values{"token": {bobToken}, "to_user_id": {itoa(alice)}, "action_type": {"1"}}), 0)
+	// Each instance drops what the other's writes made stale from its
+	// in-process cache when the delete's Redis message arrives: on one
+	// host, well within the first read pass.
 	for _, s := range []*server{one, two} {
-		if likes, followers := views(s); likes != 1 || followers != 1 {
-			t.Errorf("through %s right after the writes: %d likes, %d followers; want 1 and 1", s.base, likes, followers)
+		start := time.Now()
+		for pass := 1; ; pass++ {
+			likes, followers := views(s)
+			if likes == 1 && followers == 1 {
+				t.Logf("through %s: fresh on read pass %d", s.base, pass)
+				break
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("through %s a second after the writes: %d likes, %d followers; want 1 and 1", s.base, likes, followers)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 }

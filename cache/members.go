@@ -1,0 +1,125 @@
+package cache
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A viewer's likes and follows are Redis sets holding a sentinel member
+// "0" once loaded. The in-process layer keeps a whole set (an idSet) when
+// it is small enough, and otherwise remembers that it is big, so that
+// later reads ask Redis about just the ids of the page.
+
+// maxNearSet is the largest membership set kept in process.
+const maxNearSet = 20000
+
+type idSet map[int64]struct{}
+
+// bigSet marks a set too large to keep in process.
+type bigSet struct{}
+
+// memberRead is the part of a Find that asks one membership set about ids.
+type memberRead struct {
+	ctx       context.Context
+	kind, key string
+	ids       []int64
+	out       map[int64]bool
+	load      func() ([]int64, error)
+	whole     bool   // fetch the whole set, to keep it in process
+	epoch     uint64 // of the in-process layer, before Redis is read
+	all       *redis.StringSliceCmd
+	some      *redis.BoolSliceCmd
+}
+
+// nearMembers answers from the in-process layer when it holds the set
+// (and returns nil), or returns the read to make from Redis.
+func (c *Cache) nearMembers(ctx context.Context, kind, key string, ids []int64, out map[int64]bool, load func() ([]int64, error)) *memberRead {
+	v, ok := c.near.get(key)
+	if set, isSet := v.(idSet); ok && isSet {
+		c.m.local(kind, 1)
+		for _, id := range ids {
+			if _, in := set[id]; in {
+				out[id] = true
+			}
+		}
+		return nil
+	}
+	_, big := v.(bigSet)
+	return &memberRead{ctx: ctx, kind: kind, key: key, ids: ids, out: out, load: load,
+		whole: c.near.usable() && !big, epoch: c.near.epoch(key)}
+}
+
+func (m *memberRead) queue(ctx context.Context, p redis.Pipeliner) {
+	if m.whole {
+		m.all = p.SMembers(ctx, m.key)
+	} else {
+		m.some = p.SMIsMember(ctx, m.key, members(m.ids)...)
+	}
+}
+
+// answer fills out from the Redis reply; when the set was not loaded (no
+// sentinel) it loads it whole and returns the write-back.
+func (m *memberRead) answer(c *Cache) (func(redis.Pipeliner), error) {
+	if m.all != nil {
+		if all := m.all.Val(); len(all) > 0 {
+			set := make(idSet, len(all))
+			loaded := false
+			for _, s := range all {
+				if s == setSentinel {
+					loaded = true
+					continue
+				}
+				if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+					set[id] = struct{}{}
+				}
+			}
+			if loaded {
+				c.m.count(m.kind, 1, 0)
+				m.keep(c, set)
+				return nil, nil
+			}
+		}
+	} else if m.some != nil {
+		if res := m.some.Val(); len(res) == len(m.ids)+1 && res[0] {
+			c.m.count(m.kind, 1, 0)
+			for i, id := range m.ids {
+				if res[i+1] {
+					m.out[id] = true
+				}
+			}
+			return nil, nil
+		}
+	}
+	c.m.count(m.kind, 0, 1)
+	v, err, _ := c.group.Do(m.key, func() (any, error) { return m.load() })
+	if err != nil {
+		return nil, err
+	}
+	all := v.([]int64)
+	set := make(idSet, len(all))
+	for _, id := range all {
+		set[id] = struct{}{}
+	}
+	m.keep(c, set)
+	return func(p redis.Pipeliner) {
+		p.Del(m.ctx, m.key)
+		p.SAdd(m.ctx, m.key, members(all)...)
+		p.Expire(m.ctx, m.key, c.ttl.value())
+	}, nil
+}
+
+// keep answers from set and keeps it in process (or notes that it is big).
+func (m *memberRead) keep(c *Cache, set idSet) {
+	for _, id := range m.ids {
+		if _, in := set[id]; in {
+			m.out[id] = true
+		}
+	}
+	if len(set) > maxNearSet {
+		c.near.put(m.key, bigSet{}, m.epoch)
+		return
+	}
+	c.near.put(m.key, set, m.epoch)
+}

@@ -1,0 +1,66 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/batch"
+)
+
+// Likes and follows are committed in batches (see package batch): on a
+// popular video or author each write would otherwise wait for the row
+// lock of the one before it, and the rate of writes would be the rate of
+// commits on that row.
+
+// maxBatch bounds the changes in one transaction, and so how long it
+// holds its locks.
+const maxBatch = 128
+
+// batchTimeout bounds one batch's transaction when its callers set no
+// deadline; otherwise the latest of theirs does (see batch.New).
+const batchTimeout = 10 * time.Second
+
+// outcome is one change's result within a batch.
+type outcome struct {
+	changed bool
+	err     error
+}
+
+// together returns a combiner that applies changes with apply in one
+// transaction. If that transaction fails, each change is retried in its
+// own, so that one failing change (an account just deleted, say) fails
+// alone.
+func together[C any](store Store, apply func(tx *model.Store, ctx context.Context, changes []C) ([]bool, error)) *batch.Combiner[C, outcome] {
+	run := func(ctx context.Context, changes []C) []outcome {
+		out := make([]outcome, len(changes))
+		changed, err := commit(ctx, store, apply, changes)
+		if err == nil {
+			for i := range out {
+				out[i].changed = changed[i]
+			}
+			return out
+		}
+		if len(changes) == 1 {
+			out[0].err = err
+			return out
+		}
+		for i := range changes {
+			one, err := commit(ctx, store, apply, changes[i:i+1])
+			out[i].err = err
+			out[i].changed = err == nil && one[0]
+		}
+		return out
+	}
+	return batch.New(run, maxBatch, batchTimeout)
+}
+
+func commit[C any](ctx context.Context, store Store, apply func(*model.Store, context.Context, []C) ([]bool, error), changes []C) ([]bool, error) {
+	var changed []bool
+	err := store.Tx(ctx, func(tx *model.Store) error {
+		var err error
+		changed, err = apply(tx, ctx, changes)
+		return err
+	})
+	return changed, err
+}
