@@ -21,9 +21,8 @@ type LikeChange struct {
 }
 
 // Like records userID's like of video v and moves every counter it touches.
-// It reports whether anything changed: a repeated like inserts nothing and
-// so, decided by the insert's own rows affected, moves nothing. Call it
-// inside Tx.
+// It reports whether anything changed: a repeated like, found by the
+// locking read of applyPairs, moves nothing. Call it inside Tx.
 func (s *Store) Like(ctx context.Context, userID int64, v *Video) (bool, error) {
 	return s.applyOne(s.ApplyLikes(ctx, []LikeChange{{UserID: userID, Video: v, On: true}}))
 }
@@ -35,17 +34,21 @@ func (s *Store) Unlike(ctx context.Context, userID int64, v *Video) (bool, error
 }
 
 // ApplyLikes makes changes in order and reports which of them changed
-// anything. The counters move once per row for the whole set, with one
-// UPDATE of videos and one of users: many likes of a popular video then
-// lock its row once, not once each. Call it inside Tx.
+// anything. The whole set costs a fixed number of statements (see
+// applyPairs) and moves the counters once per row, with one UPDATE of
+// videos and one of users: many likes of a popular video then lock its row
+// once, not once each. Call it inside Tx.
 func (s *Store) ApplyLikes(ctx context.Context, changes []LikeChange) ([]bool, error) {
-	changed := make([]bool, len(changes))
+	pairs := make([]pairChange, len(changes))
+	for i, c := range changes {
+		pairs[i] = pairChange{c.UserID, c.Video.ID, c.On}
+	}
+	changed, err := s.applyPairs(ctx, "favorites", "video_id", pairs)
+	if err != nil {
+		return nil, fmt.Errorf("like: %w", err)
+	}
 	videos, users := counterDeltas{}, counterDeltas{}
 	for i, c := range changes {
-		var err error
-		if changed[i], err = s.setPair(ctx, c.On, "favorites", "video_id", c.UserID, c.Video.ID); err != nil {
-			return nil, fmt.Errorf("like: %w", err)
-		}
 		if !changed[i] {
 			continue
 		}

@@ -32,16 +32,19 @@ func (s *Store) UnfollowUser(ctx context.Context, userID, toUserID int64) (bool,
 }
 
 // ApplyFollows makes changes in order and reports which of them changed
-// anything; the counters of all of them move in one UPDATE. Call it
-// inside Tx.
+// anything, in a fixed number of statements (see applyPairs); the counters
+// of all of them move in one UPDATE. Call it inside Tx.
 func (s *Store) ApplyFollows(ctx context.Context, changes []FollowChange) ([]bool, error) {
-	changed := make([]bool, len(changes))
+	pairs := make([]pairChange, len(changes))
+	for i, c := range changes {
+		pairs[i] = pairChange{c.UserID, c.ToUserID, c.On}
+	}
+	changed, err := s.applyPairs(ctx, "follows", "to_user_id", pairs)
+	if err != nil {
+		return nil, fmt.Errorf("follow: %w", err)
+	}
 	users := counterDeltas{}
 	for i, c := range changes {
-		var err error
-		if changed[i], err = s.setPair(ctx, c.On, "follows", "to_user_id", c.UserID, c.ToUserID); err != nil {
-			return nil, fmt.Errorf("follow: %w", err)
-		}
 		if !changed[i] {
 			continue
 		}

@@ -135,20 +135,6 @@ func (s *Store) insertOnce(ctx context.Context, table string, cols []string, val
 	return res.RowsAffected > 0, nil
 }
 
-// setPair makes the row (user_id = userID, col = other) of table exist
-// (on) or not, and reports whether that changed anything: an insert that
-// found the row, or a delete that found none, changes nothing.
-func (s *Store) setPair(ctx context.Context, on bool, table, col string, userID, other int64) (bool, error) {
-	if on {
-		return s.insertOnce(ctx, table, []string{"user_id", col, "created_at"}, userID, other, s.nowMs())
-	}
-	res := s.db.WithContext(ctx).Exec("DELETE FROM "+table+" WHERE user_id = ? AND "+col+" = ?", userID, other)
-	if res.Error != nil {
-		return false, translate(res.Error)
-	}
-	return res.RowsAffected > 0, nil
-}
-
 // sign is the counter move of turning something on or off.
 func sign(on bool) int64 {
 	if on {

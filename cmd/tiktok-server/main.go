@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -53,10 +52,6 @@ func main() {
 	}
 }
 
-// defaultGCPercent lets the heap grow to four times what is live between
-// collections: tens of megabytes here, well inside the memory budget.
-const defaultGCPercent = 300
-
 // bcryptCost is bcrypt's default: about 50 ms a hash on a small VM.
 const bcryptCost = 10
 
@@ -75,13 +70,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	cfg, err := config.Load(*configPath, getenv)
 	if err != nil {
 		return err
-	}
-	if getenv("GOGC") == "" {
-		// An answer allocates tens of kilobytes and keeps none of them, so
-		// at Go's default of 100 the collector ran every few milliseconds
-		// under load and took a fifth of the CPU; GOGC in the environment
-		// still decides when it is set.
-		debug.SetGCPercent(defaultGCPercent)
 	}
 	log, closeLog, err := logger.New(cfg.Log, stdout)
 	if err != nil {
