@@ -39,22 +39,30 @@ func list[T any](c *Cache, ctx context.Context, kind, key string, cd codec[T], l
 		}
 	}
 	c.m.count(kind, 0, 1)
+	type loadedList struct {
+		v    T
+		size int // encoded
+	}
 	loaded, err, _ := c.group.Do(key, func() (any, error) {
 		v, err := load()
-		if err != nil || c.rdb == nil {
-			return v, err
+		if err != nil {
+			return nil, err
 		}
-		if err := c.rdb.Set(ctx, key, cd.encode(v), c.ttl.value()).Err(); c.failed(err) {
-			c.log.Debug("cache write-back failed", zap.Error(err))
+		raw := cd.encode(v)
+		if c.rdb != nil {
+			if err := c.rdb.Set(ctx, key, raw, c.ttl.value()).Err(); c.failed(err) {
+				c.log.Debug("cache write-back failed", zap.Error(err))
+			}
 		}
-		return v, nil
+		return loadedList{v, len(raw)}, nil
 	})
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	c.keepList(key, loaded, len(cd.encode(loaded.(T))), epoch)
-	return loaded.(T), nil
+	l := loaded.(loadedList)
+	c.keepList(key, l.v, l.size, epoch)
+	return l.v, nil
 }
 
 // maxNearList bounds the encoded size of a list kept in process, so that

@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tiktok-lite/server/model"
-	"github.com/tiktok-lite/server/pkg/config"
 )
 
 // checkResult is what check found; report reads it.
@@ -77,11 +76,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load("", getenv)
-	if err != nil {
-		return err
-	}
-	store, closeDB, err := openStore(cfg)
+	_, store, closeDB, err := openStore(getenv)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tiktok-lite/server/model"
-	"github.com/tiktok-lite/server/pkg/config"
 )
 
 // getRoutes are the read routes the harness drives, each with a list of
@@ -80,11 +79,7 @@ func runPrepare(ctx context.Context, args []string, getenv func(string) string, 
 			return err
 		}
 	}
-	cfg, err := config.Load("", getenv)
-	if err != nil {
-		return err
-	}
-	store, closeDB, err := openStore(cfg)
+	_, store, closeDB, err := openStore(getenv)
 	if err != nil {
 		return err
 	}
@@ -278,11 +273,7 @@ func runPairs(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load("", getenv)
-	if err != nil {
-		return err
-	}
-	store, closeDB, err := openStore(cfg)
+	_, store, closeDB, err := openStore(getenv)
 	if err != nil {
 		return err
 	}

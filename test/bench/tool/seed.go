@@ -78,11 +78,7 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 	if n.users < 2 || n.videos < 1 || n.mutual > n.follows || n.follows > n.users*(n.users-1)/2 || n.likes > n.users*n.videos {
 		return fmt.Errorf("seed: sizes do not fit together")
 	}
-	cfg, err := config.Load("", getenv)
-	if err != nil {
-		return err
-	}
-	store, closeDB, err := openStore(cfg)
+	cfg, store, closeDB, err := openStore(getenv)
 	if err != nil {
 		return err
 	}
@@ -103,18 +99,22 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 // openStore opens and migrates the configured database, as the server does.
-func openStore(cfg *config.Config) (*model.Store, func(), error) {
+func openStore(getenv func(string) string) (*config.Config, *model.Store, func(), error) {
+	cfg, err := config.Load("", getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	db, err := model.Open(cfg.Database, zap.NewNop())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := model.Migrate(db); err != nil {
 		if cerr := model.Close(db); cerr != nil {
-			return nil, nil, fmt.Errorf("%w (close: %v)", err, cerr)
+			return nil, nil, nil, fmt.Errorf("%w (close: %v)", err, cerr)
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return model.NewStore(db), func() {
+	return cfg, model.NewStore(db), func() {
 		if err := model.Close(db); err != nil {
 			fmt.Fprintln(os.Stderr, "close database:", err)
 		}
