@@ -13,13 +13,14 @@ import (
 
 // Interaction serves likes and comments.
 type Interaction struct {
-	svc *service.Interactions
-	log *zap.Logger
+	svc    *service.Interactions
+	render *Render
+	log    *zap.Logger
 }
 
 // NewInteraction returns the like and comment controller.
-func NewInteraction(svc *service.Interactions, log *zap.Logger) *Interaction {
-	return &Interaction{svc: svc, log: log}
+func NewInteraction(svc *service.Interactions, render *Render, log *zap.Logger) *Interaction {
+	return &Interaction{svc: svc, render: render, log: log}
 }
 
 type favoriteRequest struct {
@@ -39,7 +40,7 @@ func (h *Interaction) FavoriteAction(c *gin.Context) {
 
 // FavoriteList handles GET /douyin/favorite/list/.
 func (h *Interaction) FavoriteList(c *gin.Context) {
-	resp := videoListResponse{VideoList: []service.Video{}}
+	resp := videoListResponse{VideoList: []service.Video{}, render: h.render}
 	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *listRequest) (err error) {
 		resp.VideoList, err = h.svc.FavoriteList(ctx, viewer, req.UserID)
 		return err
@@ -81,11 +82,12 @@ type commentListRequest struct {
 type commentListResponse struct {
 	response.Envelope
 	CommentList []service.Comment `json:"comment_list"`
+	render      *Render
 }
 
 // CommentList handles GET /douyin/comment/list/.
 func (h *Interaction) CommentList(c *gin.Context) {
-	resp := commentListResponse{CommentList: []service.Comment{}}
+	resp := commentListResponse{CommentList: []service.Comment{}, render: h.render}
 	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *commentListRequest) (err error) {
 		resp.CommentList, err = h.svc.CommentList(ctx, viewer, req.VideoID)
 		return err

@@ -12,12 +12,15 @@ import (
 
 // Social serves follows, friends and chat.
 type Social struct {
-	svc *service.Social
-	log *zap.Logger
+	svc    *service.Social
+	render *Render
+	log    *zap.Logger
 }
 
 // NewSocial returns the relation and message controller.
-func NewSocial(svc *service.Social, log *zap.Logger) *Social { return &Social{svc: svc, log: log} }
+func NewSocial(svc *service.Social, render *Render, log *zap.Logger) *Social {
+	return &Social{svc: svc, render: render, log: log}
+}
 
 type relationRequest struct {
 	ToUserID   int64 `form:"to_user_id" binding:"required,gt=0"`
@@ -37,6 +40,7 @@ func (h *Social) RelationAction(c *gin.Context) {
 type userListResponse struct {
 	response.Envelope
 	UserList []service.User `json:"user_list"`
+	render   *Render
 }
 
 // FollowList handles GET /douyin/relation/follow/list/.
@@ -46,7 +50,7 @@ func (h *Social) FollowList(c *gin.Context) { h.userList(c, h.svc.FollowList) }
 func (h *Social) FollowerList(c *gin.Context) { h.userList(c, h.svc.FollowerList) }
 
 func (h *Social) userList(c *gin.Context, list func(ctx context.Context, viewer, userID int64) ([]service.User, error)) {
-	resp := userListResponse{UserList: []service.User{}}
+	resp := userListResponse{UserList: []service.User{}, render: h.render}
 	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *listRequest) (err error) {
 		resp.UserList, err = list(ctx, viewer, req.UserID)
 		return err

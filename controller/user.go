@@ -13,12 +13,15 @@ import (
 
 // User serves register, login and user info.
 type User struct {
-	users *service.Users
-	log   *zap.Logger
+	users  *service.Users
+	render *Render
+	log    *zap.Logger
 }
 
 // NewUser returns the account controller.
-func NewUser(users *service.Users, log *zap.Logger) *User { return &User{users: users, log: log} }
+func NewUser(users *service.Users, render *Render, log *zap.Logger) *User {
+	return &User{users: users, render: render, log: log}
+}
 
 type credentials struct {
 	Username string `form:"username" binding:"required"`
@@ -56,12 +59,13 @@ type userRequest struct {
 
 type userResponse struct {
 	response.Envelope
-	User *service.User `json:"user"`
+	User   *service.User `json:"user"`
+	render *Render
 }
 
 // Info handles GET /douyin/user/; without user_id it shows the viewer.
 func (h *User) Info(c *gin.Context) {
-	var resp userResponse
+	resp := userResponse{render: h.render}
 	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *userRequest) (err error) {
 		target := req.UserID
 		if target == 0 {

@@ -25,6 +25,7 @@ import (
 type Video struct {
 	videos  *service.Videos
 	auth    *middleware.Auth
+	render  *Render
 	log     *zap.Logger
 	limits  UploadLimits
 	uploads chan struct{} // a slot per upload that may run at once
@@ -41,7 +42,7 @@ type UploadLimits struct {
 
 // NewVideo returns the video controller.
 // reg may be nil; it gets tiktok_uploads_total{result}.
-func NewVideo(videos *service.Videos, auth *middleware.Auth, limits UploadLimits, log *zap.Logger, reg prometheus.Registerer) (*Video, error) {
+func NewVideo(videos *service.Videos, auth *middleware.Auth, render *Render, limits UploadLimits, log *zap.Logger, reg prometheus.Registerer) (*Video, error) {
 	if err := os.MkdirAll(limits.TempDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -53,7 +54,7 @@ func NewVideo(videos *service.Videos, auth *middleware.Auth, limits UploadLimits
 			return nil, err
 		}
 	}
-	return &Video{videos: videos, auth: auth, log: log, limits: limits, uploads: make(chan struct{}, limits.Concurrent), results: results}, nil
+	return &Video{videos: videos, auth: auth, render: render, log: log, limits: limits, uploads: make(chan struct{}, limits.Concurrent), results: results}, nil
 }
 
 type feedRequest struct {
@@ -64,11 +65,12 @@ type feedResponse struct {
 	response.Envelope
 	VideoList []service.Video `json:"video_list"`
 	NextTime  int64           `json:"next_time"`
+	render    *Render
 }
 
 // Feed handles GET /douyin/feed/.
 func (h *Video) Feed(c *gin.Context) {
-	resp := feedResponse{VideoList: []service.Video{}}
+	resp := feedResponse{VideoList: []service.Video{}, render: h.render}
 	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *feedRequest) error {
 		page, err := h.videos.Feed(ctx, viewer, req.LatestTime)
 		if err == nil {
@@ -85,11 +87,12 @@ type listRequest struct {
 type videoListResponse struct {
 	response.Envelope
 	VideoList []service.Video `json:"video_list"`
+	render    *Render
 }
 
 // PublishList handles GET /douyin/publish/list/.
 func (h *Video) PublishList(c *gin.Context) {
-	resp := videoListResponse{VideoList: []service.Video{}}
+	resp := videoListResponse{VideoList: []service.Video{}, render: h.render}
 	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *listRequest) (err error) {
 		resp.VideoList, err = h.videos.PublishList(ctx, viewer, req.UserID)
 		return err

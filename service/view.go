@@ -65,15 +65,21 @@ type FriendUser struct {
 // non-empty defaults the APK needs to draw a profile.
 type Presenter struct {
 	media      MediaStore
-	publicURL  string
 	createDate *time.Location
+	// The URLs of the default images, built once rather than per item.
+	avatar, background, cover string
 }
 
 // NewPresenter builds URLs from media and publicURL (the server's own
 // address, for the default images it serves under /static/). Comment dates
 // are shown in loc.
 func NewPresenter(media MediaStore, publicURL string, loc *time.Location) *Presenter {
-	return &Presenter{media: media, publicURL: publicURL, createDate: loc}
+	return &Presenter{
+		media: media, createDate: loc,
+		avatar:     publicURL + "/static/avatar.png",
+		background: publicURL + "/static/background.png",
+		cover:      publicURL + "/static/cover.jpg",
+	}
 }
 
 // DefaultSignature is shown for users who wrote none.
@@ -87,10 +93,10 @@ func (p *Presenter) user(u *model.User, isFollow bool) User {
 		Avatar: u.Avatar, BackgroundImage: u.BackgroundImage, Signature: u.Signature,
 	}
 	if out.Avatar == "" {
-		out.Avatar = p.publicURL + "/static/avatar.png"
+		out.Avatar = p.avatar
 	}
 	if out.BackgroundImage == "" {
-		out.BackgroundImage = p.publicURL + "/static/background.png"
+		out.BackgroundImage = p.background
 	}
 	if out.Signature == "" {
 		out.Signature = DefaultSignature
@@ -99,7 +105,7 @@ func (p *Presenter) user(u *model.User, isFollow bool) User {
 }
 
 func (p *Presenter) video(v *model.Video, author User, liked bool) Video {
-	cover := p.publicURL + "/static/cover.jpg"
+	cover := p.cover
 	if v.CoverKey != "" {
 		cover = p.media.URL(v.CoverKey)
 	}

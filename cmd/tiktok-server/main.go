@@ -197,7 +197,8 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 
 	authMW := middleware.NewAuth(tokens, log)
-	videoCtl, err := controller.NewVideo(videos, authMW, controller.UploadLimits{
+	render := controller.NewRender(cfg.Cache.RenderEntries)
+	videoCtl, err := controller.NewVideo(videos, authMW, render, controller.UploadLimits{
 		MaxBytes: cfg.Upload.MaxBytes, Timeout: cfg.Server.UploadTimeout,
 		Concurrent: cfg.Server.MaxConcurrentUploads, TempDir: tmpDir,
 	}, log, reg)
@@ -212,10 +213,10 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
 		RequestTimeout: cfg.Server.RequestTimeout,
 		UploadTimeout:  cfg.Server.UploadTimeout,
-		User:           controller.NewUser(users, log),
+		User:           controller.NewUser(users, render, log),
 		Video:          videoCtl,
-		Interaction:    controller.NewInteraction(interactions, log),
-		Social:         controller.NewSocial(social, log),
+		Interaction:    controller.NewInteraction(interactions, render, log),
+		Social:         controller.NewSocial(social, render, log),
 		Health:         controller.NewHealth(log, checks...),
 		Media:          mediaHandler,
 		Web:            webui.Handler(publicURL, cfg.Storage.OSS.PublicURL),
@@ -259,6 +260,11 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 	defer stopPprof()
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("public_url", publicURL))
+	// Whoever waits for the server to come up reads this line: write it
+	// out now rather than with the next flush of the log buffer.
+	if err := log.Sync(); err != nil {
+		return fmt.Errorf("write the log: %w", err)
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

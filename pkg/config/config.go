@@ -58,6 +58,11 @@ type Log struct {
 	MaxSizeMB  int    `mapstructure:"max_size_mb"`
 	MaxBackups int    `mapstructure:"max_backups"`
 	MaxAgeDays int    `mapstructure:"max_age_days"`
+	// FlushInterval holds info and debug lines in a buffer for at most
+	// this long, so that the access log costs no write per request; a
+	// warning or error writes out the buffer at once. 0 writes every line
+	// as it comes.
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
 }
 
 // Database selects SQLite (embedded) or MySQL.
@@ -95,10 +100,13 @@ type Redis struct {
 }
 
 // Cache is the in-process layer in front of Redis (or, on the embedded
-// default, in front of SQLite). LocalTTL 0 turns it off.
+// default, in front of SQLite). LocalTTL 0 turns it off. RenderEntries
+// bounds the memo of encoded videos, comments and users (each); 0 turns
+// it off.
 type Cache struct {
-	LocalTTL     time.Duration `mapstructure:"local_ttl"`
-	LocalEntries int           `mapstructure:"local_entries"`
+	LocalTTL      time.Duration `mapstructure:"local_ttl"`
+	LocalEntries  int           `mapstructure:"local_entries"`
+	RenderEntries int           `mapstructure:"render_entries"`
 }
 
 // Addrs splits Addr.
@@ -196,6 +204,7 @@ func defaults() map[string]any {
 		"log.max_size_mb":               100,
 		"log.max_backups":               5,
 		"log.max_age_days":              30,
+		"log.flush_interval":            "1s",
 		"database.driver":               "sqlite",
 		"database.dsn":                  "",
 		"database.max_open_conns":       50,
@@ -216,6 +225,7 @@ func defaults() map[string]any {
 		"redis.ttl":                     "10m",
 		"cache.local_ttl":               "30s",
 		"cache.local_entries":           65536,
+		"cache.render_entries":          16384,
 		"rabbitmq.url":                  "",
 		"rabbitmq.queue":                "tiktok.cache.delete",
 		"rabbitmq.quorum":               false,
@@ -391,6 +401,9 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
 	}
+	if c.Log.FlushInterval < 0 {
+		bad("log.flush_interval", "must be 0 (write every line at once) or a positive duration")
+	}
 	switch c.Log.Format {
 	case "console", "json":
 	default:
@@ -424,6 +437,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Cache.LocalEntries < 1 {
 		bad("cache.local_entries", "must be at least 1")
+	}
+	if c.Cache.RenderEntries < 0 {
+		bad("cache.render_entries", "must be 0 (off) or more")
 	}
 	if c.JWT.Issuer == "" {
 		bad("jwt.issuer", "must not be empty")

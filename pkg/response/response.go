@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -26,6 +27,30 @@ func (e *Envelope) Env() *Envelope { return e }
 
 // Body is any response struct embedding Envelope.
 type Body interface{ Env() *Envelope }
+
+// Appender is a Body that writes its own JSON, the same bytes go-json
+// would write for it, only faster.
+type Appender interface {
+	Body
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
+// AppendOpen starts an answer object with the envelope's fields, for an
+// Appender to continue with its own and close.
+func (e *Envelope) AppendOpen(dst []byte) []byte {
+	dst = append(dst, `{"status_code":`...)
+	dst = strconv.AppendInt(dst, int64(e.StatusCode), 10)
+	if e.StatusMsg != "" {
+		msg, err := json.Marshal(e.StatusMsg)
+		if err != nil {
+			// A string always encodes; this cannot be reached.
+			panic(err)
+		}
+		dst = append(dst, `,"status_msg":`...)
+		dst = append(dst, msg...)
+	}
+	return dst
+}
 
 // CodeKey is where the written status_code is kept for the access log.
 const CodeKey = "tiktok.status_code"
@@ -68,23 +93,39 @@ func Write(c *gin.Context, log *zap.Logger, body Body, err error) {
 	// go-json writes the same bytes as encoding/json for these plain
 	// structs, several times faster: a feed page is about 17 KB of JSON,
 	// encoded into a pooled buffer rather than a new one per answer.
-	buf := buffers.Get().(*bytes.Buffer)
+	buf := buffers.Get().(*[]byte)
 	defer putBuffer(buf)
-	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(body); err != nil {
+	out, err := encode((*buf)[:0], body)
+	*buf = out
+	if err != nil {
 		log.Error("encode response", zap.Error(err))
 		c.Set(CodeKey, errcode.Internal.Code)
 		c.JSON(200, Envelope{StatusCode: errcode.Internal.Code, StatusMsg: errcode.Internal.Msg})
 		return
 	}
-	c.Data(200, "application/json; charset=utf-8", bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	// A declared length lets net/http send the answer as it is: without it,
+	// a body over 2 KB goes out chunked, and the closing chunk costs a
+	// write of its own on every answer.
+	c.Header("Content-Length", strconv.Itoa(len(out)))
+	c.Data(200, "application/json; charset=utf-8", out)
 }
 
-var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+func encode(dst []byte, body Body) ([]byte, error) {
+	if a, ok := body.(Appender); ok {
+		return a.AppendJSON(dst)
+	}
+	w := bytes.NewBuffer(dst)
+	if err := json.NewEncoder(w).Encode(body); err != nil {
+		return w.Bytes(), err
+	}
+	return bytes.TrimSuffix(w.Bytes(), []byte("\n")), nil
+}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // putBuffer returns buf to the pool unless one huge answer grew it.
-func putBuffer(buf *bytes.Buffer) {
-	if buf.Cap() <= 1<<20 {
+func putBuffer(buf *[]byte) {
+	if cap(*buf) <= 1<<20 {
 		buffers.Put(buf)
 	}
 }
