@@ -31,7 +31,19 @@ func New(cfg config.Log, console io.Writer) (*zap.Logger, func() error, error) {
 		human.EncodeLevel = zapcore.CapitalLevelEncoder
 		consoleEnc = zapcore.NewConsoleEncoder(human)
 	}
-	cores := []zapcore.Core{zapcore.NewCore(consoleEnc, zapcore.Lock(zapcore.AddSync(console)), level)}
+	var buffers []*zapcore.BufferedWriteSyncer
+	sink := func(w zapcore.WriteSyncer) zapcore.WriteSyncer {
+		if cfg.FlushInterval <= 0 {
+			return w
+		}
+		b := &zapcore.BufferedWriteSyncer{WS: w, Size: 256 << 10, FlushInterval: cfg.FlushInterval}
+		buffers = append(buffers, b)
+		return b
+	}
+	// The console's own Sync is hidden: on a pipe or a terminal it fails,
+	// and on a file it would be an fsync per warning.
+	plain := struct{ io.Writer }{console}
+	cores := []zapcore.Core{zapcore.NewCore(consoleEnc, sink(zapcore.Lock(zapcore.AddSync(plain))), level)}
 
 	closeFile := func() error { return nil }
 	if cfg.File != "" {
@@ -45,17 +57,54 @@ func New(cfg config.Log, console io.Writer) (*zap.Logger, func() error, error) {
 			MaxAge:     cfg.MaxAgeDays,
 			Compress:   true,
 		}
-		cores = append(cores, zapcore.NewCore(zapcore.NewJSONEncoder(encCfg), zapcore.AddSync(rotator), level))
+		cores = append(cores, zapcore.NewCore(zapcore.NewJSONEncoder(encCfg), sink(zapcore.AddSync(rotator)), level))
 		closeFile = rotator.Close
 	}
-	log := zap.New(zapcore.NewTee(cores...), zap.AddCaller())
+	var core zapcore.Core = zapcore.NewTee(cores...)
+	if len(buffers) > 0 {
+		core = promptAbove{Core: core, level: zapcore.WarnLevel}
+	}
+	log := zap.New(core, zap.AddCaller())
 	closer := func() error {
-		// Sync on a terminal returns EINVAL on some systems; the file is
-		// what must be flushed, and Close does that.
-		if err := log.Sync(); err != nil && cfg.File == "" {
-			return nil
+		err := log.Sync()
+		for _, b := range buffers {
+			if stopErr := b.Stop(); err == nil {
+				err = stopErr
+			}
 		}
-		return closeFile()
+		if closeErr := closeFile(); err == nil {
+			err = closeErr
+		}
+		return err
 	}
 	return log, closer, nil
+}
+
+// promptAbove writes out the buffers after every line at level or above,
+// so that warnings and errors (and the lines before them) are never held
+// back, while the per-request info lines share a write.
+type promptAbove struct {
+	zapcore.Core
+	level zapcore.Level
+}
+
+func (c promptAbove) With(fields []zapcore.Field) zapcore.Core {
+	return promptAbove{Core: c.Core.With(fields), level: c.level}
+}
+
+func (c promptAbove) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c promptAbove) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	if err := c.Core.Write(e, fields); err != nil {
+		return err
+	}
+	if e.Level >= c.level {
+		return c.Core.Sync()
+	}
+	return nil
 }

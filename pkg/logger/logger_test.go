@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -48,4 +49,57 @@ func TestBadLevel(t *testing.T) {
 	if _, _, err := New(config.Log{Level: "loud", Format: "console"}, &bytes.Buffer{}); err == nil {
 		t.Fatal("New with level loud succeeded, want an error")
 	}
+}
+
+// Info lines wait in the buffer; a warning writes them out with itself, in
+// order; closing writes out the rest.
+func TestBufferedLinesAndPromptWarnings(t *testing.T) {
+	var console bytes.Buffer
+	log, closeLog, err := New(config.Log{Level: "info", Format: "json", FlushInterval: time.Hour}, &console)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("first")
+	if console.Len() != 0 {
+		t.Fatalf("an info line was written at once: %q", console.String())
+	}
+	log.Warn("second")
+	if got := messages(t, console.String()); strings.Join(got, ",") != "first,second" {
+		t.Fatalf("after a warning the console holds %v, want [first second]", got)
+	}
+	log.Info("third")
+	if err := closeLog(); err != nil {
+		t.Fatal(err)
+	}
+	if got := messages(t, console.String()); strings.Join(got, ",") != "first,second,third" {
+		t.Fatalf("after closing the console holds %v, want [first second third]", got)
+	}
+}
+
+func TestUnbufferedWritesEveryLine(t *testing.T) {
+	var console bytes.Buffer
+	log, _, err := New(config.Log{Level: "info", Format: "json"}, &console)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("now")
+	if got := messages(t, console.String()); len(got) != 1 {
+		t.Fatalf("console holds %v, want the line at once", got)
+	}
+}
+
+func messages(t *testing.T, out string) []string {
+	t.Helper()
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		msgs = append(msgs, e["msg"].(string))
+	}
+	return msgs
 }
