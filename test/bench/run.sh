@@ -236,16 +236,10 @@ echo "seed (MySQL, 8 writers): $(($(date +%s) - start)) s" >>"$work/meta.txt"
 start_server full "${full_env[@]}"
 mkdir -p "$work/full"
 in_work "${full_env[@]}" "$tool" prepare -base "$base" -data "$work/full-data.json" -dir "$work/full/req" -pool "$pool" -lines "$lines" >&2
-full_routes=(${BENCH_ROUTES:-${read_routes[*]} like follow})
-for r in "${full_routes[@]}"; do
-  drive full "$r" "$work/full/req" "$base"
-done
-sleep 2 # the delayed second deletes of the last writes
-in_work "${full_env[@]}" "$tool" check -base "$base" -data "$work/full-data.json" -dir "$work/full/req" -out "$work/check-full.json" >&2 || true
-stop_server full
-rss_full=$peak_kib
 
-# --- ceiling ----------------------------------------------------------------
+# The ceiling replays the answers prepare captured. Each route runs on the
+# ceiling right after the real server, so that both figures of a ratio are
+# taken under the same load from the rest of the machine.
 ceiling_port="$("$tool" freeport)"
 (cd "$work" && exec "$tool" ceiling -addr "127.0.0.1:$ceiling_port" -capture "$work/full/req/capture.json") >"$work/ceiling.log" 2>&1 &
 ceiling_pid=$!
@@ -254,11 +248,19 @@ for _ in $(seq 1 60); do
   curl -s -o /dev/null "http://127.0.0.1:$ceiling_port/" && break
   sleep 0.5
 done
-stack_env=()
+full_routes=(${BENCH_ROUTES:-${read_routes[*]} like follow})
 for r in "${full_routes[@]}"; do
+  stack_env=("${full_env[@]}")
+  drive full "$r" "$work/full/req" "$base"
+  stack_env=()
   drive ceiling "$r" "$work/full/req" "http://127.0.0.1:$ceiling_port"
 done
 kill "$ceiling_pid"
+stack_env=("${full_env[@]}")
+sleep 2 # the delayed second deletes of the last writes
+in_work "${full_env[@]}" "$tool" check -base "$base" -data "$work/full-data.json" -dir "$work/full/req" -out "$work/check-full.json" >&2 || true
+stop_server full
+rss_full=$peak_kib
 
 # --- embedded default ---------------------------------------------------------
 rss_emb=0
