@@ -111,8 +111,9 @@ func NewInProcess(db *model.Store, reg prometheus.Registerer, opt Options) (*Cac
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{db: db, log: zap.NewNop(), opt: opt, k: keys{opt.Prefix}, m: m,
-		near: newNear(opt.LocalTTL, opt.LocalEntries, true)}, nil
+	k := keys{opt.Prefix}
+	return &Cache{db: db, log: zap.NewNop(), opt: opt, k: k, m: m,
+		near: newNear(opt.LocalTTL, opt.LocalEntries, true, k.ref)}, nil
 }
 
 // New returns a Redis-backed cache. reg may be nil.
@@ -131,7 +132,7 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 		stop: func() {}, fed: make(chan struct{}),
 	}
 	if opt.LocalTTL > 0 {
-		c.near = newNear(opt.LocalTTL, opt.LocalEntries, false)
+		c.near = newNear(opt.LocalTTL, opt.LocalEntries, false, c.k.ref)
 		ctx, cancel := context.WithCancel(context.Background())
 		c.stop = cancel
 		go func() { follow(ctx, rdb, c.k.channel(), c.near, c.log); close(c.fed) }()
@@ -189,11 +190,11 @@ func (c *Cache) Find(ctx context.Context, l model.Lookup) (*model.Found, error) 
 	if !c.cached() {
 		return c.db.Find(ctx, l)
 	}
-	vids, uids := uniq(l.VideoIDs), uniq(l.UserIDs)
+	vids, uids := l.VideoIDs, l.UserIDs // repeats are harmless, and rare enough not to remove
 	found := &model.Found{Videos: make(map[int64]*model.Video, len(vids)), Users: make(map[int64]*model.User, len(uids)),
 		Liked: map[int64]bool{}, Following: map[int64]bool{}}
-	videos := nearObjects(c, "video", vids, c.k.video, found.Videos)
-	users := nearObjects(c, "user", uids, c.k.user, found.Users)
+	videos := nearObjects(c, "video", videoRow, vids, c.k.video, found.Videos)
+	users := nearObjects(c, "user", userRow, uids, c.k.user, found.Users)
 	var sets []*memberRead
 	if l.Viewer != 0 && len(vids) > 0 {
 		sets = append(sets, c.nearMembers(ctx, "likes", c.k.likes(l.Viewer), vids, found.Liked,
@@ -290,19 +291,22 @@ type objectRead struct {
 
 // nearObjects answers what it can of ids from the in-process layer into
 // out and returns the rest to read from Redis.
-func nearObjects[T any](c *Cache, kind string, ids []int64, key func(int64) string, out map[int64]T) *objectRead {
+func nearObjects[T any](c *Cache, kind string, row rowKind, ids []int64, key func(int64) string, out map[int64]T) *objectRead {
 	r := &objectRead{kind: kind}
 	local := 0
 	now := time.Now().UnixNano()
 	for _, id := range ids {
-		k := key(id)
-		if v, ok := c.near.getAt(k, now); ok {
+		if v, ok := c.near.getRef(rowRef(row, id), now); ok {
 			local++
 			if row, ok := v.(T); ok {
 				out[id] = row
 			} // else the id is known not to exist
 			continue
 		}
+		if slices.Contains(r.ids, id) {
+			continue // a repeat: it is asked for once
+		}
+		k := key(id)
 		r.ids = append(r.ids, id)
 		r.keys = append(r.keys, k)
 		r.epochs = append(r.epochs, c.near.epoch(k))
@@ -417,18 +421,6 @@ func members(ids []int64) []any {
 	out = append(out, setSentinel)
 	for _, id := range ids {
 		out = append(out, itoa(id))
-	}
-	return out
-}
-
-func uniq(ids []int64) []int64 {
-	seen := make(map[int64]struct{}, len(ids))
-	out := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		if _, ok := seen[id]; !ok {
-			seen[id] = struct{}{}
-			out = append(out, id)
-		}
 	}
 	return out
 }

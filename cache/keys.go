@@ -3,6 +3,7 @@ package cache
 import (
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,41 @@ func (k keys) comments(id int64) string  { return k.prefix + "cmt:" + itoa(id) }
 // author names the in-process entry of a video's author; it is never in
 // Redis and never invalidated.
 func (k keys) author(id int64) string { return k.prefix + "author:" + itoa(id) }
+
+// In process, a row is also named by a number, its ref: a page looks up
+// sixty rows, and a number is found several times faster than a string
+// that must first be built.
+type rowKind int64
+
+const (
+	userRow  rowKind = 1
+	videoRow rowKind = 2
+)
+
+func rowRef(kind rowKind, id int64) int64 { return id<<2 | int64(kind) }
+
+// ref returns the ref of a row's key (u:{id} or v:{id}), and false for
+// every other key.
+func (k keys) ref(key string) (int64, bool) {
+	rest, ok := strings.CutPrefix(key, k.prefix)
+	if !ok || len(rest) < 3 || rest[1] != ':' {
+		return 0, false
+	}
+	var kind rowKind
+	switch rest[0] {
+	case 'u':
+		kind = userRow
+	case 'v':
+		kind = videoRow
+	default:
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest[2:], 10, 64)
+	if err != nil || id < 0 || id > 1<<60 {
+		return 0, false
+	}
+	return rowRef(kind, id), true
+}
 
 // channel carries the keys of every delete to every instance's
 // in-process layer.

@@ -26,7 +26,8 @@ type near struct {
 	// values is read without locks: a feed page looks up sixty keys, and
 	// a reader-writer lock per shard made two cores fight over its
 	// counter. The shards fence and bound what is stored in it.
-	values   sync.Map // key → *nearEntry
+	values   sync.Map // key, or a row's ref (see keys.ref) → *nearEntry
+	ref      func(key string) (int64, bool)
 	shards   [nearShards]nearShard
 	seed     maphash.Seed
 	ttl      time.Duration
@@ -49,14 +50,25 @@ type nearEntry struct {
 
 // newNear returns a layer of about maxEntries entries, each kept at most
 // ttl. It starts live only when live is true (a single process with no
-// other writers); otherwise the invalidation feed sets it live.
-func newNear(ttl time.Duration, maxEntries int, live bool) *near {
-	n := &near{seed: maphash.MakeSeed(), ttl: ttl, perShard: max(1, maxEntries/nearShards)}
+// other writers); otherwise the invalidation feed sets it live. ref maps
+// the keys that getRef looks up by number to their numbers; it may be nil.
+func newNear(ttl time.Duration, maxEntries int, live bool, ref func(key string) (int64, bool)) *near {
+	n := &near{seed: maphash.MakeSeed(), ttl: ttl, perShard: max(1, maxEntries/nearShards), ref: ref}
 	for i := range n.shards {
 		n.shards[i].keys = make(map[string]struct{})
 	}
 	n.live.Store(live)
 	return n
+}
+
+// slot is where key's entry is in values.
+func (n *near) slot(key string) any {
+	if n.ref != nil {
+		if r, ok := n.ref(key); ok {
+			return r
+		}
+	}
+	return key
 }
 
 func (n *near) shard(key string) *nearShard {
@@ -74,7 +86,19 @@ func (n *near) getAt(key string, now int64) (any, bool) {
 	if !n.usable() {
 		return nil, false
 	}
-	v, ok := n.values.Load(key)
+	return n.load(n.slot(key), now)
+}
+
+// getRef is getAt for a row, by its ref.
+func (n *near) getRef(ref int64, now int64) (any, bool) {
+	if !n.usable() {
+		return nil, false
+	}
+	return n.load(ref, now)
+}
+
+func (n *near) load(slot any, now int64) (any, bool) {
+	v, ok := n.values.Load(slot)
 	if !ok {
 		return nil, false
 	}
@@ -108,12 +132,12 @@ func (n *near) put(key string, v any, epoch uint64) {
 	if _, ok := s.keys[key]; !ok && len(s.keys) >= n.perShard {
 		for k := range s.keys { // full: evict one entry; map order is random enough
 			delete(s.keys, k)
-			n.values.Delete(k)
+			n.values.Delete(n.slot(k))
 			break
 		}
 	}
 	s.keys[key] = struct{}{}
-	n.values.Store(key, &nearEntry{v: v, exp: exp})
+	n.values.Store(n.slot(key), &nearEntry{v: v, exp: exp})
 }
 
 // drop forgets keys and fences off reads of them that are in flight.
@@ -126,7 +150,7 @@ func (n *near) drop(keys ...string) {
 		s.mu.Lock()
 		s.epoch.Add(1)
 		delete(s.keys, k)
-		n.values.Delete(k)
+		n.values.Delete(n.slot(k))
 		s.mu.Unlock()
 	}
 }
@@ -141,7 +165,7 @@ func (n *near) clear() {
 		s.mu.Lock()
 		s.epoch.Add(1)
 		for k := range s.keys {
-			n.values.Delete(k)
+			n.values.Delete(n.slot(k))
 		}
 		clear(s.keys)
 		s.mu.Unlock()
