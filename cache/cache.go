@@ -298,8 +298,8 @@ func nearObjects[T any](c *Cache, kind string, row rowKind, ids []int64, key fun
 	for _, id := range ids {
 		if v, ok := c.near.getRef(rowRef(row, id), now); ok {
 			local++
-			if row, ok := v.(T); ok {
-				out[id] = row
+			if value, ok := v.(T); ok {
+				out[id] = value
 			} // else the id is known not to exist
 			continue
 		}

@@ -79,17 +79,15 @@ func (n *near) shard(key string) *nearShard {
 // never is.
 func (n *near) usable() bool { return n != nil && n.live.Load() }
 
-func (n *near) get(key string) (any, bool) { return n.getAt(key, time.Now().UnixNano()) }
-
-// getAt is get for a caller that looks up many keys at the time now.
-func (n *near) getAt(key string, now int64) (any, bool) {
+func (n *near) get(key string) (any, bool) {
 	if !n.usable() {
 		return nil, false
 	}
-	return n.load(n.slot(key), now)
+	return n.load(n.slot(key), time.Now().UnixNano())
 }
 
-// getRef is getAt for a row, by its ref.
+// getRef is get for a row, by its ref, for a caller that looks up many
+// rows at the time now.
 func (n *near) getRef(ref int64, now int64) (any, bool) {
 	if !n.usable() {
 		return nil, false

@@ -59,7 +59,7 @@ func appendItem[T comparable](b []byte, memo *jsonmemo.Memo[T], item T) ([]byte,
 	return memo.Append(b, item)
 }
 
-// appendField writes `,"name":[items...]`; a nil list is written as [],
+// appendList writes `,"name":[items...]`; a nil list is written as [],
 // which is what the client expects of an empty list.
 func appendList[T comparable](b []byte, name string, memo *jsonmemo.Memo[T], items []T) ([]byte, error) {
 	b = append(b, ',', '"')

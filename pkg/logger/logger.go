@@ -3,6 +3,7 @@
 package logger
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -66,16 +67,13 @@ func New(cfg config.Log, console io.Writer) (*zap.Logger, func() error, error) {
 	}
 	log := zap.New(core, zap.AddCaller())
 	closer := func() error {
-		err := log.Sync()
+		// Stop writes out what a buffer holds; unbuffered lines are
+		// already written, and the console's Sync is hidden.
+		var errs []error
 		for _, b := range buffers {
-			if stopErr := b.Stop(); err == nil {
-				err = stopErr
-			}
+			errs = append(errs, b.Stop())
 		}
-		if closeErr := closeFile(); err == nil {
-			err = closeErr
-		}
-		return err
+		return errors.Join(append(errs, closeFile())...)
 	}
 	return log, closer, nil
 }
