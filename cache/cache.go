@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/redisguard"
 )
 
 // Retrier takes the keys of a delete that failed and makes sure it happens
@@ -40,6 +41,9 @@ type Options struct {
 	TimelineSize int           // videos kept in the feed timeline, default 1000
 	SecondDelete time.Duration // delay of the second delete, default 500ms
 	DownFor      time.Duration // how long to skip Redis after an error, default 1s
+	// Guard is the Redis client's cool-down hook; nil makes one of DownFor
+	// and installs it on the client given to New.
+	Guard *redisguard.Guard
 	// LocalTTL turns on the in-process layer in front of Redis and bounds
 	// how long it keeps a value; invalidation, not this, keeps it fresh.
 	// Zero leaves it off: every read asks Redis.
@@ -90,9 +94,9 @@ type Cache struct {
 	stop    func()        // ends the invalidation feed
 	fed     chan struct{} // closed when the feed has ended
 
-	downUntil atomic.Int64 // unix nanos; Redis is skipped until then
-	pending   sync.WaitGroup
-	closed    atomic.Bool
+	guard   *redisguard.Guard
+	pending sync.WaitGroup
+	closed  atomic.Bool
 }
 
 // NewPassThrough returns a cache that caches nothing.
@@ -126,8 +130,12 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 	if err != nil {
 		return nil, err
 	}
+	if opt.Guard == nil {
+		opt.Guard = redisguard.New(opt.DownFor, log.Named("redis"))
+		rdb.AddHook(opt.Guard)
+	}
 	c := &Cache{
-		db: db, rdb: rdb, retrier: retrier, log: log.Named("cache"), opt: opt,
+		db: db, rdb: rdb, retrier: retrier, log: log.Named("cache"), opt: opt, guard: opt.Guard,
 		k: keys{opt.Prefix}, ttl: ttls{base: opt.TTL, absent: opt.AbsentTTL, jitter: opt.Jitter}, m: m,
 		stop: func() {}, fed: make(chan struct{}),
 	}
@@ -146,22 +154,18 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 // after an error; while it cools down, reads go to the database directly
 // instead of each waiting for a time-out.
 func (c *Cache) usable() bool {
-	return c.rdb != nil && time.Now().UnixNano() >= c.downUntil.Load()
+	return c.rdb != nil && !c.guard.Down()
 }
 
-// failed notes a Redis error; it returns true when err is one.
+// failed reports whether err is a Redis error, to be served as a miss; the
+// guard hook has already started the cool-down if Redis is away.
 func (c *Cache) failed(err error) bool {
 	if err == nil || errors.Is(err, redis.Nil) {
 		return false
 	}
-	if errors.Is(err, context.Canceled) {
-		return true // the caller left; Redis is not to blame
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, redisguard.ErrDown) {
+		c.m.errors.Inc()
 	}
-	was := c.downUntil.Swap(time.Now().Add(c.opt.DownFor).UnixNano())
-	if was < time.Now().UnixNano() {
-		c.log.Warn("redis unavailable, serving from the database", zap.Error(err))
-	}
-	c.m.errors.Inc()
 	return true
 }
 

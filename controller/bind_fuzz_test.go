@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/tiktok-lite/server/middleware"
 	"github.com/tiktok-lite/server/pkg/errcode"
 )
 
@@ -54,8 +55,8 @@ func boundRequests() []boundRequest {
 			return nil
 		}},
 		{"userRequest", func() any { return &userRequest{} }, func(r any) error {
-			if id := r.(*userRequest).UserID; id < 0 {
-				return fmt.Errorf("user_id = %d, want 0 or > 0", id)
+			if id := r.(*userRequest).UserID; id != nil {
+				return positive("user_id", *id) // present means a real id; only absent means "me"
 			}
 			return nil
 		}},
@@ -222,11 +223,16 @@ func FuzzBind(f *testing.F) {
 // reader: it must never panic, refuse only with invalid-parameter or
 // too-large, keep every field within its bound, and keep the spooled file
 // within the size limit.
+type refuseTokens struct{}
+
+func (refuseTokens) Verify(string) (int64, error) { return 0, errors.New("refused") }
+
 func FuzzUploadForm(f *testing.F) {
 	gin.SetMode(gin.TestMode)
 	dir := f.TempDir()
-	// Only the form reader runs: no service, no token check.
-	h := &Video{limits: UploadLimits{MaxBytes: 64, Timeout: time.Second, Concurrent: 1, TempDir: dir}, log: zap.NewNop()}
+	// Only the form reader runs: no service, and every token is refused.
+	h := &Video{limits: UploadLimits{MaxBytes: 64, Timeout: time.Second, Concurrent: 1, TempDir: dir},
+		auth: middleware.NewAuth(refuseTokens{}, zap.NewNop()), anon: &byteBudget{left: 1 << 20}, log: zap.NewNop()}
 	file := func(name, fileName, content string) string {
 		return "--" + fuzzBoundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"; filename=\"" + fileName +
 			"\"\r\nContent-Type: video/mp4\r\n\r\n" + content + "\r\n"
@@ -258,8 +264,10 @@ func FuzzUploadForm(f *testing.F) {
 			r.Header.Set("Content-Type", ct)
 		}
 		c.Request = r
-		form, err := h.receive(c)
-		if form != nil && form.path != "" {
+		u := h.newUpload(c)
+		err := u.receive()
+		form := u.form
+		if form.path != "" {
 			st, serr := os.Stat(form.path)
 			if serr != nil {
 				t.Fatalf("spooled file: %v", serr)
@@ -275,13 +283,29 @@ func FuzzUploadForm(f *testing.F) {
 			}
 		}
 		if err != nil {
-			checkCoded(t, fmt.Sprintf("receive(%q)", body), err, errcode.InvalidParam.Code, errcode.TooLarge.Code)
+			checkCoded(t, fmt.Sprintf("receive(%q)", body), err, errcode.InvalidParam.Code, errcode.TooLarge.Code, errcode.BadToken.Code)
+			u.finish()
+			if h.anon.left != 1<<20 {
+				t.Fatalf("anonymous budget %d after finish, want all of it back", h.anon.left)
+			}
 			return
 		}
+		kept := 0
 		for name, v := range form.fields {
 			if len(v) > maxFieldBytes {
 				t.Fatalf("field %s kept %d bytes, bound %d", name, len(v), maxFieldBytes)
 			}
+			kept += len(v)
+		}
+		if len(form.fields) > maxFormFields || kept > maxFormBytes {
+			t.Fatalf("kept %d fields of %d bytes, bound %d fields of %d", len(form.fields), kept, maxFormFields, maxFormBytes)
+		}
+		if h.anon.left != 1<<20-u.anon {
+			t.Fatalf("anonymous budget %d after taking %d, want %d", h.anon.left, u.anon, 1<<20-u.anon)
+		}
+		u.finish()
+		if h.anon.left != 1<<20 {
+			t.Fatalf("anonymous budget %d after finish, want all of it back", h.anon.left)
 		}
 		if form.path != "" && form.size > h.limits.MaxBytes {
 			t.Fatalf("accepted a %d-byte video, limit %d", form.size, h.limits.MaxBytes)

@@ -53,8 +53,10 @@ func (h *User) session(c *gin.Context, act func(ctx context.Context, name, passw
 	})
 }
 
+// userRequest's UserID is a pointer so that a present 0 (or -0, 00) is
+// told apart from a missing id: only a missing one means "me".
 type userRequest struct {
-	UserID int64 `form:"user_id" binding:"omitempty,gt=0"`
+	UserID *int64 `form:"user_id" binding:"omitempty,gt=0"`
 }
 
 type userResponse struct {
@@ -67,9 +69,9 @@ type userResponse struct {
 func (h *User) Info(c *gin.Context) {
 	resp := userResponse{render: h.render}
 	handle(c, h.log, &resp, func(ctx context.Context, viewer int64, req *userRequest) (err error) {
-		target := req.UserID
-		if target == 0 {
-			target = viewer
+		target := viewer
+		if req.UserID != nil {
+			target = *req.UserID
 		}
 		if target == 0 {
 			return errcode.InvalidParam.WithMsg("user_id is required")

@@ -3,12 +3,14 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -28,16 +30,23 @@ type Video struct {
 	render  *Render
 	log     *zap.Logger
 	limits  UploadLimits
-	uploads chan struct{} // a slot per upload that may run at once
+	uploads chan struct{} // a slot per authenticated upload that may run at once
+	anon    *byteBudget   // spool bytes of uploads whose token comes after the file
 	results *prometheus.CounterVec
 }
 
 // UploadLimits bound what one publish may take.
 type UploadLimits struct {
 	MaxBytes   int64         // the video file
-	Timeout    time.Duration // reading the whole request
-	Concurrent int           // uploads at once
+	Timeout    time.Duration // reading the whole request, once authenticated
+	Concurrent int           // authenticated uploads at once
 	TempDir    string        // where uploads are spooled
+	// AnonBytes bounds the spooled bytes of all uploads at once that sent
+	// the file before their token: until the token is checked they hold no
+	// slot and no long deadline, and this much disk at most.
+	AnonBytes int64
+	// PerUser limits each user's publishes; nil: unlimited.
+	PerUser middleware.RateLimiter
 }
 
 // NewVideo returns the video controller.
@@ -54,7 +63,8 @@ func NewVideo(videos *service.Videos, auth *middleware.Auth, render *Render, lim
 			return nil, err
 		}
 	}
-	return &Video{videos: videos, auth: auth, render: render, log: log, limits: limits, uploads: make(chan struct{}, limits.Concurrent), results: results}, nil
+	return &Video{videos: videos, auth: auth, render: render, log: log, limits: limits,
+		uploads: make(chan struct{}, limits.Concurrent), anon: &byteBudget{left: limits.AnonBytes}, results: results}, nil
 }
 
 type feedRequest struct {
@@ -112,53 +122,31 @@ func (h *Video) Publish(c *gin.Context) {
 }
 
 func (h *Video) publish(c *gin.Context) error {
-	// A token in the query string or header is checked before the upload is
-	// read, so a bad one costs nothing.
-	if tok := middleware.TokenOf(c, false); tok != "" {
-		if _, err := h.auth.Viewer(tok); err != nil {
+	u := h.newUpload(c)
+	defer u.finish()
+	// A token in the query string or header is checked before the body is
+	// read, so a bad one costs nothing and a good one gets its slot now.
+	if tok := middleware.TokenOf(c); tok != "" {
+		if err := u.login(tok); err != nil {
 			return err
 		}
 	}
-	select {
-	case h.uploads <- struct{}{}:
-		defer func() { <-h.uploads }()
-	default:
-		return errcode.TooManyRequests.WithMsg("too many uploads at once, please try again in a moment")
-	}
-	// Uploads get the time they need; every other route keeps the server's
-	// shorter read deadline.
-	rc := http.NewResponseController(c.Writer)
-	if err := rc.SetReadDeadline(time.Now().Add(h.limits.Timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	if err := u.receive(); err != nil {
 		return err
 	}
-
-	form, err := h.receive(c)
-	if form != nil && form.path != "" {
-		defer func() {
-			if err := os.Remove(form.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				h.log.Error("remove spooled upload", zap.Error(err))
-			}
-		}()
+	if u.viewer == 0 {
+		if err := u.login(u.form.fields["token"]); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
-	}
-	token := form.fields["token"]
-	if token == "" {
-		token = middleware.TokenOf(c, false)
-	}
-	viewer, err := h.auth.Viewer(token)
-	if err != nil {
-		return err
-	}
-	if form.path == "" {
+	if u.form.path == "" {
 		return errcode.InvalidParam.WithMsg("data is required: attach the video file")
 	}
-	title := form.fields["title"]
+	title := u.form.fields["title"]
 	if title == "" {
 		title = c.Query("title")
 	}
-	_, err = h.videos.Publish(c.Request.Context(), viewer, title, service.Upload{Path: form.path, Size: form.size})
+	_, err := h.videos.Publish(c.Request.Context(), u.viewer, title, service.Upload{Path: u.form.path, Size: u.form.size})
 	return err
 }
 
@@ -168,82 +156,268 @@ type uploadForm struct {
 	size   int64
 }
 
-// maxFieldBytes bounds each text field of the upload form.
-const maxFieldBytes = 8 << 10
+// Bounds of the upload form's text fields (token, title and whatever else
+// a client sends): a few small fields, never a memory sink.
+const (
+	maxFieldBytes = 8 << 10  // one field
+	maxFormFields = 8        // fields besides the file
+	maxFormBytes  = 64 << 10 // all that is not the file: fields, part headers, boundaries
+)
 
-// receive streams the multipart body: text fields into memory (bounded),
-// the video straight to a temporary file with the size limit enforced
-// while reading, so a video is never held in memory.
-func (h *Video) receive(c *gin.Context) (*uploadForm, error) {
-	ct, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || ct != "multipart/form-data" {
-		return nil, errcode.InvalidParam.WithMsg("send the video as multipart/form-data in the field data")
-	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.limits.MaxBytes+1<<20)
-	mr, err := c.Request.MultipartReader()
-	if err != nil {
-		return nil, errcode.InvalidParam.WithMsg("the upload form could not be read")
-	}
-	form := &uploadForm{fields: map[string]string{}}
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			return form, nil
-		}
-		if err != nil {
-			return form, uploadError(err)
-		}
-		name := part.FormName()
-		if name == "data" && form.path == "" {
-			if err := h.spool(part, form); err != nil {
-				return form, err
-			}
-			continue
-		}
-		if part.FileName() != "" {
-			// Another file: drain it; only data is ours.
-			if _, err := io.Copy(io.Discard, part); err != nil {
-				return form, uploadError(err)
-			}
-			continue
-		}
-		val, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
-		if err != nil {
-			return form, uploadError(err)
-		}
-		if len(val) > maxFieldBytes {
-			return form, errcode.InvalidParam.WithMsg(name + " is too long")
-		}
-		form.fields[name] = strings.TrimRight(string(val), "\r\n")
-	}
+// upload is one publish request on its way in.
+type upload struct {
+	h      *Video
+	c      *gin.Context
+	form   *uploadForm
+	body   *formBudget
+	viewer int64 // 0 until the token is checked
+	slot   bool  // holds one of h.uploads
+	anon   int64 // bytes taken from h.anon
 }
 
-func (h *Video) spool(part io.Reader, form *uploadForm) error {
-	f, err := os.CreateTemp(h.limits.TempDir, "upload-*")
+func (h *Video) newUpload(c *gin.Context) *upload {
+	return &upload{h: h, c: c, form: &uploadForm{fields: map[string]string{}}}
+}
+
+// login checks the token and admits the upload: the user's publish limit,
+// then a slot, then the upload's long read deadline. Until then the
+// request has only the server's short one.
+func (u *upload) login(token string) error {
+	viewer, err := u.h.auth.Viewer(token)
 	if err != nil {
 		return err
 	}
-	form.path = f.Name()
-	n, err := io.Copy(f, io.LimitReader(part, h.limits.MaxBytes+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if l := u.h.limits.PerUser; l != nil {
+		ok, err := l.Allow(u.c.Request.Context(), "user:"+strconv.FormatInt(viewer, 10))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errcode.TooManyRequests.WithMsg("you have published too many videos lately, please try again later")
+		}
 	}
-	form.size = n
-	if err != nil {
-		return uploadError(err)
+	select {
+	case u.h.uploads <- struct{}{}:
+		u.slot = true
+	default:
+		return errcode.TooManyRequests.WithMsg("too many uploads at once, please try again in a moment")
 	}
-	if n > h.limits.MaxBytes {
-		return errcode.TooLarge.WithMsg("the video is larger than " + humanBytes(h.limits.MaxBytes))
+	u.viewer = viewer
+	rc := http.NewResponseController(u.c.Writer)
+	if err := rc.SetReadDeadline(time.Now().Add(u.h.limits.Timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
 	}
 	return nil
 }
 
-func uploadError(err error) error {
+// finish gives back what the upload held and removes its spooled file.
+func (u *upload) finish() {
+	if u.slot {
+		<-u.h.uploads
+	}
+	u.h.anon.give(u.anon)
+	if u.form.path != "" {
+		if err := os.Remove(u.form.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			u.h.log.Error("remove spooled upload", zap.Error(err))
+		}
+	}
+}
+
+// receive streams the multipart body: text fields into memory (bounded),
+// the video straight to a temporary file with the size limit enforced
+// while reading, so a video is never held in memory. A token field that
+// comes before the file logs the upload in as soon as it is read.
+func (u *upload) receive() error {
+	c := u.c
+	ct, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || ct != "multipart/form-data" {
+		return errcode.InvalidParam.WithMsg("send the video as multipart/form-data in the field data")
+	}
+	u.body = &formBudget{r: c.Request.Body, left: maxFormBytes}
+	c.Request.Body = http.MaxBytesReader(c.Writer, readCloser{u.body, c.Request.Body}, u.h.limits.MaxBytes+1<<20)
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
+		return errcode.InvalidParam.WithMsg("the upload form could not be read")
+	}
+	fields := 0
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return u.readError(err)
+		}
+		name := part.FormName()
+		if name == "data" && u.form.path == "" {
+			if err := u.spool(part); err != nil {
+				return err
+			}
+			continue
+		}
+		if fields++; fields > maxFormFields {
+			return u.formTooLarge()
+		}
+		// Any other part, a second file included, is read as a field: it
+		// counts against the form's bounds and is kept only if small.
+		val, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
+		if err != nil {
+			return u.readError(err)
+		}
+		if len(val) > maxFieldBytes {
+			return errcode.InvalidParam.WithMsg(name + " is too long")
+		}
+		if part.FileName() != "" {
+			continue // only data is ours
+		}
+		u.form.fields[name] = strings.TrimRight(string(val), "\r\n")
+		if name == "token" && u.viewer == 0 && u.form.path == "" {
+			if err := u.login(u.form.fields[name]); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// spool copies the video to a temporary file. Its bytes do not count
+// against the form's bounds; those of an upload not yet logged in count
+// against the shared budget of such uploads.
+func (u *upload) spool(part io.Reader) error {
+	dir := u.h.limits.TempDir
+	f, err := os.CreateTemp(dir, "upload-*")
+	if err != nil {
+		return u.diskError(err)
+	}
+	u.form.path = f.Name()
+	var w io.Writer = f
+	if u.viewer == 0 {
+		w = &budgetWriter{w: f, u: u}
+	}
+	dst := &writeTracker{w: w}
+	u.body.free = true
+	n, err := io.Copy(dst, io.LimitReader(part, u.h.limits.MaxBytes+1))
+	u.body.free = false
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err, dst.err = cerr, cerr
+	}
+	u.form.size = n
+	switch {
+	case errors.Is(err, errAnonBudget):
+		return errcode.TooManyRequests.WithMsg("too many uploads at once, please try again in a moment")
+	case err != nil && dst.err != nil:
+		return u.diskError(err)
+	case err != nil:
+		return u.readError(err)
+	case n > u.h.limits.MaxBytes:
+		return errcode.TooLarge.WithMsg("the video is larger than " + humanBytes(u.h.limits.MaxBytes))
+	}
+	return nil
+}
+
+// diskError is a failure to write the spool: ours, not the client's.
+func (u *upload) diskError(err error) error {
+	u.h.log.Error("could not spool an upload", zap.String("dir", u.h.limits.TempDir), zap.Error(err))
+	return errcode.Internal.WithMsg("the server could not store the upload, please try again later")
+}
+
+// readError is a failure to read the request body.
+func (u *upload) readError(err error) error {
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	switch {
+	case errors.As(err, &tooBig):
 		return errcode.TooLarge
+	case errors.Is(err, errFormBudget):
+		return u.formTooLarge()
 	}
 	return errcode.InvalidParam.WithMsg("the upload was interrupted or malformed, please try again")
+}
+
+// formTooLarge refuses the form and closes the connection, so that the
+// rest of the body is never read.
+func (u *upload) formTooLarge() error {
+	u.c.Header("Connection", "close")
+	return errcode.TooLarge.WithMsg(fmt.Sprintf("the upload form may hold at most %d small fields besides data", maxFormFields))
+}
+
+var (
+	errFormBudget = errors.New("upload form too large")
+	errAnonBudget = errors.New("no room for uploads that are not logged in")
+)
+
+// formBudget counts the body's bytes outside the file against left.
+type formBudget struct {
+	r    io.Reader
+	left int64
+	free bool // reading the file
+}
+
+func (b *formBudget) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if !b.free {
+		if b.left -= int64(n); b.left < 0 {
+			return n, errFormBudget
+		}
+	}
+	return n, err
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// writeTracker remembers a write error, to tell a full disk from a
+// client that hung up.
+type writeTracker struct {
+	w   io.Writer
+	err error
+}
+
+func (t *writeTracker) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if err != nil && !errors.Is(err, errAnonBudget) {
+		t.err = err
+	}
+	return n, err
+}
+
+// budgetWriter takes each write's bytes from the shared budget first.
+type budgetWriter struct {
+	w io.Writer
+	u *upload
+}
+
+func (b *budgetWriter) Write(p []byte) (int, error) {
+	if !b.u.h.anon.take(int64(len(p))) {
+		return 0, errAnonBudget
+	}
+	b.u.anon += int64(len(p))
+	return b.w.Write(p)
+}
+
+// byteBudget is a count of bytes shared by concurrent uploads.
+type byteBudget struct {
+	mu   sync.Mutex
+	left int64
+}
+
+func (b *byteBudget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > b.left {
+		return false
+	}
+	b.left -= n
+	return true
+}
+
+func (b *byteBudget) give(n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.left += n
+	b.mu.Unlock()
 }
 
 func humanBytes(n int64) string {

@@ -1,6 +1,8 @@
 package middleware
 
 import (
+	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -28,21 +30,50 @@ func NewAuth(tokens TokenVerifier, log *zap.Logger) *Auth {
 	return &Auth{tokens: tokens, log: log}
 }
 
-// TokenOf returns the token of a request from the token parameter (query
-// or form) or an Authorization: Bearer header. readBody false keeps it
-// from parsing the body, for uploads that stream theirs.
-func TokenOf(c *gin.Context, readBody bool) string {
+// TokenOf returns the token of a request from the query string or an
+// Authorization: Bearer header, without reading the body (uploads stream
+// theirs).
+func TokenOf(c *gin.Context) string {
 	if t := c.Query("token"); t != "" {
 		return t
 	}
 	if h := c.GetHeader("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}
-	if readBody {
-		return c.PostForm("token")
-	}
 	return ""
 }
+
+// tokenOfBody is TokenOf, then the token form field: a body past the size limit
+// is TooLarge, whatever token it may hold, rather than "please log in".
+func tokenOfBody(c *gin.Context) (string, error) {
+	if t := TokenOf(c); t != "" {
+		return t, nil
+	}
+	if err := parseBody(c.Request); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return "", errcode.TooLarge.WithMsg("the request is too large")
+		}
+	}
+	return c.PostForm("token"), nil
+}
+
+// parseBody parses the urlencoded or multipart form once; gin's PostForm
+// reads the same parsed form afterwards.
+func parseBody(r *http.Request) error {
+	if r.PostForm != nil {
+		return nil
+	}
+	err := r.ParseMultipartForm(multipartMemory)
+	if errors.Is(err, http.ErrNotMultipart) {
+		return nil // ParseForm has already run inside it
+	}
+	return err
+}
+
+// multipartMemory is what a parsed multipart form of a bounded route may
+// hold in memory; the body limit is smaller anyway.
+const multipartMemory = 32 << 20
 
 // Viewer checks token: 0 and NotLoggedIn when empty, BadToken when invalid.
 func (a *Auth) Viewer(token string) (int64, error) {
@@ -59,7 +90,11 @@ func (a *Auth) Viewer(token string) (int64, error) {
 // Required stops requests without a valid token.
 func (a *Auth) Required() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := a.Viewer(TokenOf(c, true))
+		tok, err := tokenOfBody(c)
+		var id int64
+		if err == nil {
+			id, err = a.Viewer(tok)
+		}
 		if err != nil {
 			response.Fail(c, a.log, err)
 			return
@@ -71,9 +106,15 @@ func (a *Auth) Required() gin.HandlerFunc {
 
 // Optional serves a missing, malformed or expired token as a guest: the
 // APK browses before login and would show a bare network error otherwise.
+// A body too large to read is still refused.
 func (a *Auth) Optional() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if id, err := a.Viewer(TokenOf(c, true)); err == nil {
+		tok, err := tokenOfBody(c)
+		if err != nil {
+			response.Fail(c, a.log, err)
+			return
+		}
+		if id, err := a.Viewer(tok); err == nil {
 			SetViewer(c, id)
 		}
 		c.Next()

@@ -21,11 +21,12 @@ type RateLimiter interface {
 	Allow(ctx context.Context, key string) (bool, error)
 }
 
-// Limiter allows each key a number of requests per minute with a burst of
-// the same size, in this process.
+// Limiter allows each key n requests per period with a burst of the same
+// size, in this process.
 type Limiter struct {
 	mu      sync.Mutex
-	perMin  int
+	n       int
+	per     time.Duration
 	buckets map[string]*bucket
 	now     func() time.Time
 	swept   time.Time
@@ -36,9 +37,9 @@ type bucket struct {
 	seen time.Time
 }
 
-// NewLimiter allows perMinute requests a minute per key.
-func NewLimiter(perMinute int) *Limiter {
-	return &Limiter{perMin: perMinute, buckets: map[string]*bucket{}, now: time.Now}
+// NewLimiter allows n requests per period per key.
+func NewLimiter(n int, per time.Duration) *Limiter {
+	return &Limiter{n: n, per: per, buckets: map[string]*bucket{}, now: time.Now}
 }
 
 // Allow reports whether key may make one more request now.
@@ -46,11 +47,11 @@ func (l *Limiter) Allow(_ context.Context, key string) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if now.Sub(l.swept) > time.Minute {
-		// Idle keys are full again after a minute; forgetting them keeps
+	if now.Sub(l.swept) > l.per {
+		// Idle keys are full again after a period; forgetting them keeps
 		// the map from growing with every address ever seen.
 		for k, b := range l.buckets {
-			if now.Sub(b.seen) > time.Minute {
+			if now.Sub(b.seen) > l.per {
 				delete(l.buckets, k)
 			}
 		}
@@ -58,7 +59,7 @@ func (l *Limiter) Allow(_ context.Context, key string) (bool, error) {
 	}
 	b, ok := l.buckets[key]
 	if !ok {
-		b = &bucket{lim: rate.NewLimiter(rate.Limit(float64(l.perMin)/60), l.perMin)}
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(float64(l.n)/l.per.Seconds()), l.n)}
 		l.buckets[key] = b
 	}
 	b.seen = now
@@ -73,10 +74,10 @@ type RedisLimiter struct {
 	prefix string
 }
 
-// NewRedisLimiter allows perMinute requests a minute per key across all
+// NewRedisLimiter allows n requests per period per key across all
 // instances sharing rdb.
-func NewRedisLimiter(rdb redis.UniversalClient, prefix string, perMinute int) *RedisLimiter {
-	return &RedisLimiter{lim: redis_rate.NewLimiter(rdb), limit: redis_rate.PerMinute(perMinute), prefix: prefix}
+func NewRedisLimiter(rdb redis.UniversalClient, prefix string, n int, per time.Duration) *RedisLimiter {
+	return &RedisLimiter{lim: redis_rate.NewLimiter(rdb), limit: redis_rate.Limit{Rate: n, Burst: n, Period: per}, prefix: prefix}
 }
 
 // Allow reports whether key may make one more request now.
@@ -86,6 +87,27 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string) (bool, error) {
 		return false, err
 	}
 	return res.Allowed > 0, nil
+}
+
+// Fallback asks primary (Redis) and, when it cannot answer, fallback (in
+// this process): while Redis is down each instance still holds its own
+// share of the limit instead of letting everything through.
+type Fallback struct {
+	primary, fallback RateLimiter
+}
+
+// NewFallback returns a limiter that falls back from primary to fallback.
+func NewFallback(primary, fallback RateLimiter) *Fallback {
+	return &Fallback{primary: primary, fallback: fallback}
+}
+
+// Allow reports whether key may make one more request now.
+func (l *Fallback) Allow(ctx context.Context, key string) (bool, error) {
+	ok, err := l.primary.Allow(ctx, key)
+	if err == nil {
+		return ok, nil
+	}
+	return l.fallback.Allow(ctx, key)
 }
 
 func limitBy(l RateLimiter, log *zap.Logger, key func(*gin.Context) string) gin.HandlerFunc {

@@ -1,9 +1,11 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/go-gormigrate/gormigrate/v2"
+	"golang.org/x/text/unicode/norm"
 	"gorm.io/gorm"
 )
 
@@ -101,5 +103,73 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().DropTable("messages", "conversations", "follows", "comments", "favorites", "videos", "users")
 			},
 		},
+		{
+			// What each user keeps stored, for the per-user quota. Videos
+			// published before it count as 0 bytes.
+			ID: "2026120101_stored_bytes",
+			Migrate: func(tx *gorm.DB) error {
+				type User struct {
+					StoredBytes int64 `gorm:"not null;default:0"`
+				}
+				type Video struct {
+					SizeBytes int64 `gorm:"not null;default:0"`
+				}
+				for _, col := range []struct {
+					model any
+					name  string
+				}{{&User{}, "StoredBytes"}, {&Video{}, "SizeBytes"}} {
+					if !tx.Migrator().HasColumn(col.model, col.name) {
+						if err := tx.Migrator().AddColumn(col.model, col.name); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			},
+			Rollback: func(tx *gorm.DB) error {
+				return errors.Join(tx.Migrator().DropColumn("users", "stored_bytes"), tx.Migrator().DropColumn("videos", "size_bytes"))
+			},
+		},
+		{
+			// Names are stored in NFC from now on; an older name typed in
+			// another form (NFD "café") is rewritten to it unless that
+			// would collide with an account that already has the NFC form.
+			ID:      "2026120102_nfc_names",
+			Migrate: composeNames,
+		},
+	}
+}
+
+// composeNames rewrites every user name to NFC where the result is free.
+func composeNames(tx *gorm.DB) error {
+	type row struct {
+		ID   int64
+		Name string
+	}
+	for after := int64(0); ; {
+		var rows []row
+		if err := tx.Table("users").Select("id", "name").Where("id > ?", after).Order("id").Limit(1000).Find(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		for _, r := range rows {
+			composed := norm.NFC.String(r.Name)
+			if composed == r.Name {
+				continue
+			}
+			var taken int64
+			if err := tx.Table("users").Where("name = ?", composed).Count(&taken).Error; err != nil {
+				return err
+			}
+			if taken > 0 {
+				continue // both accounts keep their names; see the README
+			}
+			if err := tx.Table("users").Where("id = ?", r.ID).Update("name", composed).Error; err != nil {
+				return err
+			}
+		}
+		after = rows[len(rows)-1].ID
 	}
 }

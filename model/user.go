@@ -20,6 +20,7 @@ type User struct {
 	TotalFavorited  int64
 	WorkCount       int64
 	FavoriteCount   int64
+	StoredBytes     int64 // of published videos; not kept in the cache
 	CreatedAt       int64 `gorm:"autoCreateTime:milli"`
 }
 
@@ -63,6 +64,17 @@ func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
 		return false, fmt.Errorf("user exists: %w", translate(err))
 	}
 	return n > 0, nil
+}
+
+// Usage returns what user id has published: videos and bytes. Inside Tx
+// after CreateVideo it includes every commit before this one, since the
+// counters' row is locked by then.
+func (s *Store) Usage(ctx context.Context, id int64) (videos, bytes int64, err error) {
+	var u User
+	if err := s.primary(ctx).Select("work_count", "stored_bytes").Where("id = ?", id).Take(&u).Error; err != nil {
+		return 0, 0, fmt.Errorf("usage: %w", translate(err))
+	}
+	return u.WorkCount, u.StoredBytes, nil
 }
 
 // counterDelta is a change to one row's counter.

@@ -18,6 +18,7 @@ type Video struct {
 	FavoriteCount int64
 	CommentCount  int64
 	PublishedAt   int64 // Unix milliseconds, unique
+	SizeBytes     int64 // of the video file; not kept in the cache
 }
 
 // maxPublishTries bounds the search for a free millisecond; it only runs
@@ -25,7 +26,8 @@ type Video struct {
 const maxPublishTries = 50
 
 // CreateVideo inserts v, stamping PublishedAt with the current millisecond
-// (or the next free one), and counts it in the author's work_count. Call it
+// (or the next free one), and counts it in the author's work_count and
+// stored_bytes. Call it
 // inside Tx so both change together.
 func (s *Store) CreateVideo(ctx context.Context, v *Video) error {
 	at := s.nowMs()
@@ -48,7 +50,7 @@ func (s *Store) CreateVideo(ctx context.Context, v *Video) error {
 		}
 		break
 	}
-	return s.bumpUsers(ctx, counterDelta{v.AuthorID, "work_count", 1})
+	return s.bumpUsers(ctx, counterDelta{v.AuthorID, "work_count", 1}, counterDelta{v.AuthorID, "stored_bytes", v.SizeBytes})
 }
 
 // VideosByIDs returns the videos that exist among ids, keyed by id.

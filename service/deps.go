@@ -17,6 +17,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u *model.User) error
 	UserByName(ctx context.Context, name string) (*model.User, error)
 	UserExists(ctx context.Context, id int64) (bool, error)
+	Usage(ctx context.Context, id int64) (videos, bytes int64, err error)
 	VideoByID(ctx context.Context, id int64) (*model.Video, error)
 	CommentByID(ctx context.Context, id int64) (*model.Comment, error)
 	RecentMessages(ctx context.Context, a, b int64, limit int) ([]*model.Message, error)

@@ -64,11 +64,7 @@ func (s *Users) Register(ctx context.Context, name, password string) (*Session, 
 // Login checks the credentials and returns a fresh token. An unknown name
 // and a wrong password give the same error.
 func (s *Users) Login(ctx context.Context, name, password string) (*Session, error) {
-	name, err := checkName(name)
-	if err != nil {
-		return nil, errcode.WrongCredentials
-	}
-	u, err := s.store.UserByName(ctx, name)
+	u, err := s.store.UserByName(ctx, loginName(name))
 	if errors.Is(err, model.ErrNotFound) {
 		if err := s.passwords.Check(s.dummyHash, password); err != nil && !errors.Is(err, auth.ErrMismatch) {
 			return nil, fmt.Errorf("login: %w", err)

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/tiktok-lite/server/model"
 	"github.com/tiktok-lite/server/pkg/errcode"
+	"github.com/tiktok-lite/server/pkg/media"
 )
 
 // FeedSize is the most videos one feed page holds.
@@ -29,16 +31,23 @@ type Videos struct {
 	covers CoverMaker
 	sniff  func(head []byte) (contentType, ext string, ok bool)
 	inv    Invalidator
+	quota  Quota
 	log    *zap.Logger
 	now    func() time.Time
+}
+
+// Quota bounds what one user may keep published; a zero field is no limit.
+type Quota struct {
+	Videos int64
+	Bytes  int64
 }
 
 // NewVideos returns the video service. sniff judges a file by its first
 // bytes; covers may be nil when ffmpeg is not available.
 func NewVideos(store Store, reads Reads, present *Presenter, media MediaStore, covers CoverMaker,
-	sniff func(head []byte) (contentType, ext string, ok bool), inv Invalidator, log *zap.Logger) *Videos {
+	sniff func(head []byte) (contentType, ext string, ok bool), inv Invalidator, quota Quota, log *zap.Logger) *Videos {
 	return &Videos{store: store, reads: reads, pages: pages{reads, present}, media: media, covers: covers,
-		sniff: sniff, inv: inv, log: log, now: time.Now}
+		sniff: sniff, inv: inv, quota: quota, log: log, now: time.Now}
 }
 
 // FeedPage is one page of the feed.
@@ -128,12 +137,25 @@ func (s *Videos) Publish(ctx context.Context, authorID int64, title string, up U
 	if _, err := f.Seek(0, 0); err != nil {
 		return nil, fmt.Errorf("rewind upload: %w", err)
 	}
+	// Checked before the upload is stored, so a user at the quota costs
+	// no storage; and again in the transaction, where it is exact.
+	if err := s.withinQuota(ctx, s.store, authorID, 0, up.Size); err != nil {
+		return nil, err
+	}
+
+	// ffmpeg, where it is installed, is the judge of a video: a file it
+	// finds no decodable video stream in is refused before anything is
+	// stored. Without it the sniffed container is all there is to go on.
+	cover, err := s.cover(ctx, up.Path)
+	if err != nil {
+		return nil, err
+	}
 
 	name, err := objectName(s.now())
 	if err != nil {
 		return nil, err
 	}
-	v := &model.Video{AuthorID: authorID, Title: title, PlayKey: "videos/" + name + ext}
+	v := &model.Video{AuthorID: authorID, Title: title, PlayKey: "videos/" + name + ext, SizeBytes: up.Size}
 	if err := s.media.Put(ctx, v.PlayKey, f, up.Size, contentType); err != nil {
 		return nil, fmt.Errorf("store video: %w", err)
 	}
@@ -148,7 +170,7 @@ func (s *Videos) Publish(ctx context.Context, authorID int64, title string, up U
 			}
 		}
 	}
-	if cover := s.cover(ctx, up.Path); cover != nil {
+	if cover != nil {
 		key := "covers/" + name + ".jpg"
 		if err := s.media.Put(ctx, key, bytes.NewReader(cover), int64(len(cover)), "image/jpeg"); err != nil {
 			undo()
@@ -157,7 +179,12 @@ func (s *Videos) Publish(ctx context.Context, authorID int64, title string, up U
 		stored = append(stored, key)
 		v.CoverKey = key
 	}
-	err = s.store.Tx(ctx, func(tx *model.Store) error { return tx.CreateVideo(ctx, v) })
+	err = s.store.Tx(ctx, func(tx *model.Store) error {
+		if err := tx.CreateVideo(ctx, v); err != nil {
+			return err
+		}
+		return s.withinQuota(ctx, tx, authorID, 1, 0)
+	})
 	if err != nil {
 		undo()
 		return nil, txError("publish", err)
@@ -166,20 +193,58 @@ func (s *Videos) Publish(ctx context.Context, authorID int64, title string, up U
 	return v, nil
 }
 
-// cover returns a frame of the video, or nil to use the default cover: a
-// missing or failing ffmpeg must not fail the upload.
-func (s *Videos) cover(ctx context.Context, videoPath string) []byte {
-	if s.covers == nil {
+// withinQuota checks the author's usage plus one more video of size
+// bytes; counted says whether that video is already in the usage.
+func (s *Videos) withinQuota(ctx context.Context, st Store, authorID int64, counted int64, size int64) error {
+	if s.quota.Videos == 0 && s.quota.Bytes == 0 {
 		return nil
 	}
-	img, err := s.covers.Extract(ctx, videoPath)
+	videos, bytes, err := st.Usage(ctx, authorID)
 	if err != nil {
+		return fmt.Errorf("quota: %w", err)
+	}
+	videos += 1 - counted
+	bytes += size
+	if s.quota.Videos > 0 && videos > s.quota.Videos {
+		return errcode.TooManyRequests.WithMsg(fmt.Sprintf("you have published the most videos one account may keep (%d)", s.quota.Videos))
+	}
+	if s.quota.Bytes > 0 && bytes > s.quota.Bytes {
+		return errcode.TooManyRequests.WithMsg(fmt.Sprintf("this video would take your account past its storage quota of %s", humanSize(s.quota.Bytes)))
+	}
+	return nil
+}
+
+// humanSize writes n bytes in the largest binary unit that fits.
+func humanSize(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size {
+			return strconv.FormatFloat(float64(n)/float64(u.size), 'f', -1, 64) + " " + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// cover returns a frame of the video, or nil to use the default cover: a
+// missing or failing ffmpeg must not fail the upload. A file ffmpeg finds
+// no video in is UnsupportedMedia.
+func (s *Videos) cover(ctx context.Context, videoPath string) ([]byte, error) {
+	if s.covers == nil {
+		return nil, nil
+	}
+	img, err := s.covers.Extract(ctx, videoPath)
+	switch {
+	case errors.Is(err, media.ErrNoVideo):
+		return nil, errcode.UnsupportedMedia.WithMsg("the file holds no video that can be played")
+	case err != nil:
 		if !errors.Is(err, context.Canceled) {
 			s.log.Warn("cover extraction failed, using the default cover", zap.Error(err))
 		}
-		return nil
+		return nil, nil
 	}
-	return img
+	return img, nil
 }
 
 // objectName is a date folder and a random name, so keys never collide

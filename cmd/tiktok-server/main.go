@@ -31,6 +31,7 @@ import (
 	"github.com/tiktok-lite/server/pkg/logger"
 	"github.com/tiktok-lite/server/pkg/media"
 	"github.com/tiktok-lite/server/pkg/mq"
+	"github.com/tiktok-lite/server/pkg/redisguard"
 	"github.com/tiktok-lite/server/pkg/storage"
 	"github.com/tiktok-lite/server/pkg/webui"
 	"github.com/tiktok-lite/server/routes"
@@ -181,7 +182,8 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	if err != nil {
 		return err
 	}
-	videos := service.NewVideos(store, reads.Cache, present, mediaStore, covers, sniff, reads.Cache, log)
+	videos := service.NewVideos(store, reads.Cache, present, mediaStore, covers, sniff, reads.Cache,
+		service.Quota{Videos: cfg.Upload.QuotaVideos, Bytes: cfg.Upload.QuotaBytes}, log)
 	interactions := service.NewInteractions(store, reads.Cache, present, reads.Cache)
 	social := service.NewSocial(store, reads.Cache, present, reads.Cache)
 
@@ -198,10 +200,14 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 
 	authMW := middleware.NewAuth(tokens, log)
 	render := controller.NewRender(cfg.Cache.RenderEntries)
-	videoCtl, err := controller.NewVideo(videos, authMW, render, controller.UploadLimits{
+	limits := controller.UploadLimits{
 		MaxBytes: cfg.Upload.MaxBytes, Timeout: cfg.Server.UploadTimeout,
-		Concurrent: cfg.Server.MaxConcurrentUploads, TempDir: tmpDir,
-	}, log, reg)
+		Concurrent: cfg.Server.MaxConcurrentUploads, TempDir: tmpDir, AnonBytes: cfg.Upload.UnauthenticatedBytes,
+	}
+	if cfg.RateLimit.Enabled {
+		limits.PerUser = limiter(reads.rdb, cfg.Redis.Prefix, "publish", cfg.RateLimit.PublishPerHour, time.Hour)
+	}
+	videoCtl, err := controller.NewVideo(videos, authMW, render, limits, log, reg)
 	if err != nil {
 		return err
 	}
@@ -225,14 +231,9 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		}),
 	}
 	if cfg.RateLimit.Enabled {
-		if reads.rdb != nil {
-			// In Redis, so that the limits hold across every instance.
-			deps.AuthLimit = middleware.NewRedisLimiter(reads.rdb, cfg.Redis.Prefix+"rl:auth:", cfg.RateLimit.AuthPerMinute)
-			deps.WriteLimit = middleware.NewRedisLimiter(reads.rdb, cfg.Redis.Prefix+"rl:write:", cfg.RateLimit.WritePerMin)
-		} else {
-			deps.AuthLimit = middleware.NewLimiter(cfg.RateLimit.AuthPerMinute)
-			deps.WriteLimit = middleware.NewLimiter(cfg.RateLimit.WritePerMin)
-		}
+		rl := cfg.RateLimit
+		deps.AuthLimit = limiter(reads.rdb, cfg.Redis.Prefix, "auth", rl.AuthPerMinute, time.Minute)
+		deps.WriteLimit = limiter(reads.rdb, cfg.Redis.Prefix, "write", rl.WritePerMin, time.Minute)
 	}
 	if cfg.Server.Metrics {
 		if deps.Metrics, err = middleware.NewHTTPMetrics(reg); err != nil {
@@ -291,6 +292,17 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	return nil
 }
 
+// limiter allows n requests per period per key: in Redis, so that the
+// limit holds across every instance, falling back to this process's own
+// count while Redis cannot answer; in process alone without Redis.
+func limiter(rdb redis.UniversalClient, prefix, name string, n int, per time.Duration) middleware.RateLimiter {
+	local := middleware.NewLimiter(n, per)
+	if rdb == nil {
+		return local
+	}
+	return middleware.NewFallback(middleware.NewRedisLimiter(rdb, prefix+"rl:"+name+":", n, per), local)
+}
+
 // caching is the read layer with what it needs at shutdown and in /readyz.
 type caching struct {
 	*cache.Cache
@@ -323,15 +335,20 @@ func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg pro
 		Addrs: cfg.Redis.Addrs(), MasterName: cfg.Redis.MasterName,
 		Password: cfg.Redis.Password, DB: cfg.Redis.DB, PoolSize: cfg.Redis.PoolSize,
 		// Short time-outs: a slow Redis must fall back to the database
-		// quickly rather than hold every request.
+		// quickly rather than hold every request. No retries and no longer
+		// wait for a pooled connection than for an answer, so that one call
+		// costs at most one time-out; the guard then skips Redis for a while.
 		DialTimeout: cfg.Redis.Timeout, ReadTimeout: cfg.Redis.Timeout, WriteTimeout: cfg.Redis.Timeout,
+		PoolTimeout: cfg.Redis.Timeout, MaxRetries: -1,
 	})
+	guard := redisguard.New(time.Second, log.Named("redis"))
+	rdb.AddHook(guard)
 	if err := redisTracing(rdb, tp); err != nil {
 		return nil, nil, errors.Join(err, rdb.Close())
 	}
 	out := &caching{rdb: rdb, checks: []controller.Check{{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}}
 	bg, cancel := context.WithCancel(context.Background())
-	opts := cache.Options{Prefix: cfg.Redis.Prefix, TTL: cfg.Redis.TTL, LocalTTL: cfg.Cache.LocalTTL, LocalEntries: cfg.Cache.LocalEntries}
+	opts := cache.Options{Prefix: cfg.Redis.Prefix, TTL: cfg.Redis.TTL, LocalTTL: cfg.Cache.LocalTTL, LocalEntries: cfg.Cache.LocalEntries, Guard: guard}
 
 	if cfg.RabbitMQ.URL == "" {
 		local, err := cache.NewLocalRetrier(10000, 8, log, reg)

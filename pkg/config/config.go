@@ -151,7 +151,14 @@ type OSSStore struct {
 
 // Upload bounds what a publish may send.
 type Upload struct {
-	MaxBytes     int64         `mapstructure:"max_bytes"`
+	MaxBytes int64 `mapstructure:"max_bytes"`
+	// UnauthenticatedBytes bounds the disk that all uploads together may
+	// spool before their token is read (clients that send the file first).
+	UnauthenticatedBytes int64 `mapstructure:"unauthenticated_bytes"`
+	// QuotaVideos and QuotaBytes bound what one user may keep stored;
+	// 0 is no limit.
+	QuotaVideos  int64         `mapstructure:"quota_videos"`
+	QuotaBytes   int64         `mapstructure:"quota_bytes"`
 	FFmpeg       string        `mapstructure:"ffmpeg"`
 	CoverTimeout time.Duration `mapstructure:"cover_timeout"`
 }
@@ -163,9 +170,10 @@ type Seed struct {
 
 // RateLimit bounds abuse; Enabled false switches every limit off.
 type RateLimit struct {
-	Enabled       bool `mapstructure:"enabled"`
-	AuthPerMinute int  `mapstructure:"auth_per_minute"`
-	WritePerMin   int  `mapstructure:"write_per_minute"`
+	Enabled        bool `mapstructure:"enabled"`
+	AuthPerMinute  int  `mapstructure:"auth_per_minute"`
+	WritePerMin    int  `mapstructure:"write_per_minute"`
+	PublishPerHour int  `mapstructure:"publish_per_hour"`
 }
 
 // Tracing exports OpenTelemetry spans over OTLP/HTTP; off by default.
@@ -238,12 +246,16 @@ func defaults() map[string]any {
 		"storage.oss.prefix":            "",
 		"storage.oss.public_url":        "",
 		"upload.max_bytes":              100 << 20,
+		"upload.unauthenticated_bytes":  128 << 20,
+		"upload.quota_videos":           1000,
+		"upload.quota_bytes":            10 << 30,
 		"upload.ffmpeg":                 "",
 		"upload.cover_timeout":          "10s",
 		"seed.demo":                     true,
 		"ratelimit.enabled":             true,
 		"ratelimit.auth_per_minute":     20,
 		"ratelimit.write_per_minute":    120,
+		"ratelimit.publish_per_hour":    30,
 		"tracing.enabled":               false,
 		"tracing.endpoint":              "http://127.0.0.1:4318",
 		"tracing.sample_ratio":          1.0,
@@ -391,10 +403,15 @@ func (c *Config) Validate() error {
 		{"upload.max_bytes", c.Upload.MaxBytes},
 		{"ratelimit.auth_per_minute", int64(c.RateLimit.AuthPerMinute)},
 		{"ratelimit.write_per_minute", int64(c.RateLimit.WritePerMin)},
+		{"ratelimit.publish_per_hour", int64(c.RateLimit.PublishPerHour)},
+		{"upload.unauthenticated_bytes", c.Upload.UnauthenticatedBytes},
 	} {
 		if n.val <= 0 {
 			bad(n.key, "must be a positive number, got %d", n.val)
 		}
+	}
+	if c.Upload.QuotaVideos < 0 || c.Upload.QuotaBytes < 0 {
+		bad("upload.quota_videos", "upload.quota_videos and upload.quota_bytes must be 0 (no limit) or positive")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -10,8 +10,14 @@ import (
 	"time"
 )
 
-// ErrNoFFmpeg is returned by Extract when no ffmpeg binary was found.
-var ErrNoFFmpeg = errors.New("ffmpeg is not available")
+var (
+	// ErrNoFFmpeg is returned by Extract when no ffmpeg binary was found.
+	ErrNoFFmpeg = errors.New("ffmpeg is not available")
+	// ErrNoVideo is returned by Extract when ffmpeg ran to its end and
+	// found no video stream it could decode a frame of: the file only
+	// looks like a video.
+	ErrNoVideo = errors.New("no decodable video stream")
+)
 
 const (
 	// DefaultCoverTimeout bounds one Extract when NewCovers gets no timeout.
@@ -85,7 +91,7 @@ func (c *Covers) Extract(ctx context.Context, videoPath string) ([]byte, error) 
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, errors.New("extract cover: ffmpeg produced no frame")
+		return nil, fmt.Errorf("extract cover: ffmpeg produced no frame: %w", ErrNoVideo)
 	}
 	if len(out) < 3 || out[0] != 0xFF || out[1] != 0xD8 || out[2] != 0xFF {
 		return nil, errors.New("extract cover: ffmpeg output is not a jpeg")
@@ -120,6 +126,10 @@ func (c *Covers) frame(ctx context.Context, videoPath, at string) ([]byte, error
 	if err := cmd.Run(); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("extract cover: ffmpeg stopped: %w", ctxErr)
+		}
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && !errors.Is(err, errOutputTooLarge) {
+			err = fmt.Errorf("%w: %w", ErrNoVideo, err) // ffmpeg itself refused the file
 		}
 		if detail := shortDetail(stderr.String()); detail != "" {
 			return nil, fmt.Errorf("extract cover: ffmpeg: %w: %s", err, detail)

@@ -78,6 +78,29 @@ func TestExtractScalesShortWideClip(t *testing.T) {
 	}
 }
 
+// lookAlikes are files whose first bytes pass Sniff but that hold no video
+// ffmpeg can decode.
+func lookAlikes() map[string][]byte {
+	html := []byte("<html><body><script>alert(1)</script></body></html>")
+	ts := bytes.Repeat(append([]byte{0x47}, make([]byte, 187)...), 4)
+	return map[string][]byte{
+		"mdat then HTML": append([]byte("\x00\x00\x00\x08mdat"), html...),
+		"MPEG-TS sync":   ts,
+		"AVI header":     append([]byte("RIFF\x00\x10\x00\x00AVI LIST"), html...),
+		"FLV header":     append([]byte("FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00"), html...),
+		"ftyp then HTML": append([]byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"), html...),
+		"cut-off MP4":    SampleVideo()[:2000],
+	}
+}
+
+func TestLookAlikesPassSniff(t *testing.T) {
+	for name, data := range lookAlikes() {
+		if _, ok := Sniff(data); !ok {
+			t.Errorf("%s: Sniff refuses it; the ffmpeg check is then not what stops it", name)
+		}
+	}
+}
+
 func TestExtractRejectsNonVideo(t *testing.T) {
 	c := needFFmpeg(t)
 	dir := t.TempDir()
@@ -94,11 +117,18 @@ func TestExtractRejectsNonVideo(t *testing.T) {
 		{"missing", filepath.Join(dir, "missing.mp4")},
 		{"playlist", writeFile(t, "list.m3u8", []byte("#EXTM3U\n#EXTINF:1,\nhttp://127.0.0.1:1/x.ts\n"))},
 	}
+	// Files that pass Sniff, as a hostile uploader makes them.
+	for name, data := range lookAlikes() {
+		tests = append(tests, struct{ name, path string }{name, writeFile(t, "look-alike.bin", data)})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := c.Extract(context.Background(), tt.path)
 			if err == nil {
 				t.Fatalf("Extract(%s) returned %d bytes, want an error", tt.name, len(out))
+			}
+			if tt.name != "missing" && !errors.Is(err, ErrNoVideo) {
+				t.Errorf("Extract(%s) = %v, want ErrNoVideo", tt.name, err)
 			}
 			if len(err.Error()) > 400 {
 				t.Errorf("error is %d characters long, want a short one: %v", len(err.Error()), err)
