@@ -27,9 +27,10 @@ import (
 )
 
 // Retrier takes the keys of a delete that failed and makes sure it happens
-// later: the RabbitMQ broker, or an in-process LocalRetrier.
+// later: the RabbitMQ broker, or an in-process LocalRetrier. Enqueue must
+// not wait for anything: a write's answer never waits on the broker.
 type Retrier interface {
-	Publish(ctx context.Context, body []byte) error
+	Enqueue(ctx context.Context, body []byte) error
 }
 
 // Options tune the cache; zero values take the defaults.

@@ -80,11 +80,9 @@ func (c *Cache) deleteOrRetry(ctx context.Context, keys []string) {
 		c.log.Error("encode keys to retry", zap.Error(merr))
 		return
 	}
-	// The retrier keeps what it cannot hand on at once (RabbitMQ's buffer),
-	// so a broker slow to confirm must not hold the request that wrote.
-	pctx, cancel := context.WithTimeout(ctx, handOffTimeout)
-	defer cancel()
-	if perr := c.retrier.Publish(pctx, body); perr != nil {
+	// Handed on without waiting: a broker slow to confirm, or silent,
+	// must not hold the request that wrote.
+	if perr := c.retrier.Enqueue(ctx, body); perr != nil {
 		// Nothing more can be done here; the TTL bounds the staleness.
 		c.m.deleteLost.Inc()
 		c.log.Error("cache delete lost: retry queue refused it", zap.Strings("keys", keys), zap.Error(perr), zap.NamedError("delete_error", err))
@@ -92,10 +90,6 @@ func (c *Cache) deleteOrRetry(ctx context.Context, keys []string) {
 }
 
 var errRedisCoolingDown = errors.New("redis cooling down after an error")
-
-// handOffTimeout bounds the wait for RabbitMQ's confirm of a failed delete;
-// past it the broker buffers the message and publishes it later.
-const handOffTimeout = 250 * time.Millisecond
 
 // Delete removes keys, one DEL each in a pipeline so that it also works on
 // Redis Cluster, where one DEL may not span hash slots, and publishes them

@@ -41,8 +41,8 @@ func NewLocalRetrier(size, maxAttempts int, log *zap.Logger, reg prometheus.Regi
 	}, nil
 }
 
-// Publish queues body; it never blocks.
-func (r *LocalRetrier) Publish(_ context.Context, body []byte) error {
+// Enqueue queues body; it never blocks.
+func (r *LocalRetrier) Enqueue(_ context.Context, body []byte) error {
 	select {
 	case r.queue <- body:
 		return nil
@@ -84,7 +84,7 @@ func (r *LocalRetrier) work(ctx context.Context, handle Handler, body []byte) {
 		case <-time.After(delay):
 		case <-ctx.Done():
 			// Shutting down: put it back for the final drain.
-			if r.Publish(ctx, body) != nil {
+			if r.Enqueue(ctx, body) != nil {
 				r.log.Error("cache delete dropped at shutdown", zap.ByteString("keys", body))
 			}
 			return

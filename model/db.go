@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"go.uber.org/zap"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
@@ -27,7 +28,11 @@ func Open(cfg config.Database, log *zap.Logger, plugins ...gorm.Plugin) (*gorm.D
 	var dialector gorm.Dialector
 	switch cfg.Driver {
 	case "mysql":
-		dialector = mysql.Open(cfg.DSN)
+		dsn, err := boundedDSN(cfg.DSN, cfg.IOTimeout)
+		if err != nil {
+			return nil, err
+		}
+		dialector = mysql.Open(dsn)
 	case "sqlite":
 		if err := os.MkdirAll(filepath.Dir(cfg.DSN), 0o755); err != nil {
 			return nil, fmt.Errorf("make database dir: %w", err)
@@ -48,6 +53,10 @@ func Open(cfg config.Database, log *zap.Logger, plugins ...gorm.Plugin) (*gorm.D
 	if len(cfg.Replicas) > 0 {
 		replicas := make([]gorm.Dialector, 0, len(cfg.Replicas))
 		for _, dsn := range cfg.Replicas {
+			dsn, err := boundedDSN(dsn, cfg.IOTimeout)
+			if err != nil {
+				return nil, fmt.Errorf("database.replicas: %w", err)
+			}
 			replicas = append(replicas, mysql.Open(dsn))
 		}
 		// Reads outside a transaction go to a replica unless the store asks
@@ -85,6 +94,30 @@ func Open(cfg config.Database, log *zap.Logger, plugins ...gorm.Plugin) (*gorm.D
 	return db, nil
 }
 
+// boundedDSN gives a MySQL DSN the time-outs it does not set itself:
+// every read and write on a connection within io, a dial within
+// dialTimeout. Without them a COMMIT to a database that went silent holds
+// its connection until TCP gives up, many minutes later.
+func boundedDSN(dsn string, io time.Duration) (string, error) {
+	c, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("database.dsn: %w", err)
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = io
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = io
+	}
+	if c.Timeout == 0 {
+		c.Timeout = dialTimeout
+	}
+	return c.FormatDSN(), nil
+}
+
+// dialTimeout bounds a new MySQL connection when the DSN sets none.
+const dialTimeout = 5 * time.Second
+
 func sqliteDSN(path string) string {
 	sep := "?"
 	if strings.Contains(path, "?") {
@@ -93,13 +126,26 @@ func sqliteDSN(path string) string {
 	return path + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 }
 
-// Ping reports whether the database answers, for /readyz.
-func Ping(ctx context.Context, db *gorm.DB) error {
-	sqlDB, err := db.DB()
-	if err != nil {
-		return err
+// Ready reports whether the database answers with the schema this binary
+// needs, for /readyz: the newest migration is recorded and the tables
+// read on every request are there. A bare ping would pass on a database
+// whose schema was dropped.
+func Ready(ctx context.Context, db *gorm.DB) error {
+	db = db.WithContext(ctx).Clauses(dbresolver.Write)
+	var n int64
+	if err := db.Raw("SELECT COUNT(*) FROM schema_migrations WHERE id = ?", latestMigration()).Scan(&n).Error; err != nil {
+		return fmt.Errorf("schema: %w", err)
 	}
-	return sqlDB.PingContext(ctx)
+	if n == 0 {
+		return fmt.Errorf("schema: migration %s is not applied", latestMigration())
+	}
+	for _, table := range []string{"users", "videos"} {
+		var ids []int64
+		if err := db.Raw("SELECT id FROM " + table + " LIMIT 1").Scan(&ids).Error; err != nil {
+			return fmt.Errorf("schema: %s: %w", table, err)
+		}
+	}
+	return nil
 }
 
 // Close closes the pool.

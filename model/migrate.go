@@ -32,6 +32,12 @@ func Migrate(db *gorm.DB) error {
 	return nil
 }
 
+// latestMigration is the ID of the newest migration.
+func latestMigration() string {
+	all := migrations()
+	return all[len(all)-1].ID
+}
+
 func migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		{

@@ -50,12 +50,12 @@ const maxTxAttempts = 5
 // Tx runs fn in one transaction, retrying it from the start when the
 // database chose it as a deadlock victim: under concurrent likes and follows
 // that is an expected, harmless outcome, not an error to show anyone.
+// It returns by the time ctx ends, whatever the database does; a
+// transaction cut short that way may still have committed.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(&Store{db: tx, now: s.now})
-		})
+		err = s.tx(ctx, fn)
 		if err != nil && ctx.Err() != nil {
 			// The driver's own words ("transaction has already been
 			// committed or rolled back") would hide why.
@@ -67,6 +67,48 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
 	}
 	return err
+}
+
+// tx is one attempt. The statements inside fn end with ctx; COMMIT and
+// ROLLBACK take no context in database/sql, and a silent database would
+// hold them until the connection's read time-out, so they are waited for
+// only as long as ctx lasts (database/sql rolls back what ctx ended).
+func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) (err error) {
+	tx := s.db.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		return tx.Error
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
+		if rerr := untilDone(ctx, func() error { return tx.Rollback().Error }); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	if err := fn(&Store{db: tx, now: s.now}); err != nil {
+		return err
+	}
+	committed = true
+	return untilDone(ctx, func() error { return tx.Commit().Error })
+}
+
+// untilDone runs op and returns its error, or ctx's once ctx ends first;
+// op then goes on alone.
+func untilDone(ctx context.Context, op func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- op() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func retryable(err error) bool {

@@ -33,10 +33,9 @@ type Deps struct {
 	Social      *controller.Social
 	Health      *controller.Health
 
-	Media   http.Handler // stored media under /media/, nil when served elsewhere (OSS)
-	Static  http.Handler // default images under /static/
-	Web     http.Handler // the web client at /, nil for none
-	Scrapes http.Handler // Prometheus /metrics, nil for none
+	Media  http.Handler // stored media under /media/, nil when served elsewhere (OSS)
+	Static http.Handler // default images under /static/
+	Web    http.Handler // the web client at /, nil for none
 }
 
 // New returns the engine.
@@ -66,9 +65,6 @@ func New(d Deps) (*gin.Engine, error) {
 
 	r.GET("/healthz", d.Health.Alive)
 	r.GET("/readyz", d.Health.Ready)
-	if d.Scrapes != nil {
-		r.GET("/metrics", gin.WrapH(d.Scrapes))
-	}
 	if d.Media != nil {
 		r.GET("/media/*key", gin.WrapH(http.StripPrefix("/media/", d.Media)))
 		r.HEAD("/media/*key", gin.WrapH(http.StripPrefix("/media/", d.Media)))

@@ -186,7 +186,13 @@ func (s *Videos) Publish(ctx context.Context, authorID int64, title string, up U
 		return s.withinQuota(ctx, tx, authorID, 1, 0)
 	})
 	if err != nil {
-		undo()
+		if ctx.Err() == nil {
+			undo()
+		} else {
+			// Cut short by the deadline, the commit may still land: a row
+			// without its media would be worse than media without a row.
+			s.log.Warn("publish ran out of time, its outcome is unknown: keeping its media", zap.Strings("keys", stored))
+		}
 		return nil, txError("publish", err)
 	}
 	s.inv.VideoPublished(ctx, v)
@@ -200,6 +206,9 @@ func (s *Videos) withinQuota(ctx context.Context, st Store, authorID int64, coun
 		return nil
 	}
 	videos, bytes, err := st.Usage(ctx, authorID)
+	if errors.Is(err, model.ErrNotFound) {
+		return errAccountGone
+	}
 	if err != nil {
 		return fmt.Errorf("quota: %w", err)
 	}

@@ -170,7 +170,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		collectors.NewDBStatsCollector(sqlDB, "tiktok"))
 
 	store := model.NewStore(db)
-	checks := []controller.Check{{Name: "database", Ping: func(ctx context.Context) error { return model.Ping(ctx, db) }}}
+	checks := []controller.Check{{Name: "database", Ping: func(ctx context.Context) error { return model.Ready(ctx, db) }}}
 	reads, stopCache, err := buildCache(cfg, store, log, reg, tp)
 	if err != nil {
 		return err
@@ -239,7 +239,6 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		if deps.Metrics, err = middleware.NewHTTPMetrics(reg); err != nil {
 			return err
 		}
-		deps.Scrapes = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
 
 	engine, err := routes.New(deps)
@@ -255,11 +254,21 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	stopPprof, err := startPprof(cfg.Server.PprofAddr, log)
+	stopPprof, err := startSide("server.pprof_addr", "pprof", cfg.Server.PprofAddr, pprofHandler(), log)
 	if err != nil {
 		return err
 	}
 	defer stopPprof()
+	metricsAddr := cfg.Server.MetricsAddr
+	if !cfg.Server.Metrics {
+		metricsAddr = ""
+	}
+	stopMetrics, err := startSide("server.metrics_addr", "metrics", metricsAddr,
+		metricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})), log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("public_url", publicURL))
 	// Whoever waits for the server to come up reads this line: write it
 	// out now rather than with the next flush of the log buffer.

@@ -75,7 +75,7 @@ func httpTracing(tp trace.TracerProvider, service string) gin.HandlerFunc {
 	return otelgin.Middleware(service, otelgin.WithTracerProvider(tp),
 		otelgin.WithGinFilter(func(c *gin.Context) bool {
 			switch c.Request.URL.Path {
-			case "/healthz", "/readyz", "/metrics":
+			case "/healthz", "/readyz":
 				return false
 			}
 			return true

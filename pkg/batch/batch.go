@@ -20,15 +20,14 @@ type Combiner[Op, Res any] struct {
 
 	mu    sync.Mutex
 	queue []*call[Op, Res]
-	busy  bool // a leader is running a batch
+	busy  bool // a goroutine is running batches
 }
 
 type call[Op, Res any] struct {
 	ctx  context.Context
 	op   Op
 	res  Res
-	lead bool          // woken to run the next batch rather than with a result
-	done chan struct{} // closed once: with the result, or to lead
+	done chan struct{} // closed with the result
 }
 
 // New returns a combiner over run. A batch's context carries no caller's
@@ -39,49 +38,48 @@ func New[Op, Res any](run func(ctx context.Context, ops []Op) []Res, max int, li
 }
 
 // Do runs op, alone or with others that arrive meanwhile, and returns its
-// result. The caller whose op opens a batch runs it on its own goroutine;
-// when it is done it hands the next batch to the first caller waiting. A
-// caller whose ctx ends first gets ctx's error, and its op may still be
-// applied: the answer to a write that timed out is "unknown".
+// result. Batches run on a goroutine of their own while callers wait, so
+// each caller is answered within its own deadline, not that of the batch:
+// a caller whose ctx ends first gets ctx's error at once, and its op may
+// still be applied; the answer to a write that timed out is "unknown".
 func (b *Combiner[Op, Res]) Do(ctx context.Context, op Op) (Res, error) {
 	c := &call[Op, Res]{ctx: ctx, op: op, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
-	if b.busy {
-		b.mu.Unlock()
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			// Someone must still lead if this call is handed the next batch.
-			go func() {
-				<-c.done
-				if c.lead {
-					b.lead()
-				}
-			}()
-			var zero Res
-			return zero, ctx.Err()
-		}
-		if !c.lead {
-			return c.res, nil
-		}
-	} else {
+	if !b.busy {
 		b.busy = true
-		b.mu.Unlock()
+		go b.drain()
 	}
-	b.lead() // c is at the head of the queue
-	return c.res, nil
+	b.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.res, nil
+	case <-ctx.Done():
+		var zero Res
+		return zero, ctx.Err()
+	}
 }
 
-func (b *Combiner[Op, Res]) lead() {
-	b.mu.Lock()
-	n := min(len(b.queue), b.max)
-	batch := make([]*call[Op, Res], n)
-	copy(batch, b.queue)
-	b.queue = append(b.queue[:0:0], b.queue[n:]...)
-	b.mu.Unlock()
+// drain runs batches until the queue is empty.
+func (b *Combiner[Op, Res]) drain() {
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), b.max)
+		if n == 0 {
+			b.busy = false
+			b.mu.Unlock()
+			return
+		}
+		batch := make([]*call[Op, Res], n)
+		copy(batch, b.queue)
+		b.queue = append(b.queue[:0:0], b.queue[n:]...)
+		b.mu.Unlock()
+		b.runBatch(batch)
+	}
+}
 
-	ops := make([]Op, n)
+func (b *Combiner[Op, Res]) runBatch(batch []*call[Op, Res]) {
+	ops := make([]Op, len(batch))
 	deadline := time.Time{}
 	for i, c := range batch {
 		ops[i] = c.op
@@ -97,19 +95,6 @@ func (b *Combiner[Op, Res]) lead() {
 	cancel()
 	for i, c := range batch {
 		c.res = res[i]
-	}
-
-	b.mu.Lock()
-	if len(b.queue) > 0 {
-		next := b.queue[0]
-		next.lead = true
-		close(next.done)
-	} else {
-		b.busy = false
-	}
-	b.mu.Unlock()
-	// batch[0] is the leader: it reads its result without waiting.
-	for _, c := range batch[1:] {
 		close(c.done)
 	}
 }

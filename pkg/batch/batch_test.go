@@ -133,3 +133,37 @@ func TestACallerThatLeavesDoesNotStallTheOthers(t *testing.T) {
 		t.Fatalf("afterwards Do = %d, %v", v, err)
 	}
 }
+
+// The caller whose op opens a batch is answered within its own deadline
+// too, however long the batch takes; the batch still completes.
+func TestTheFirstCallerKeepsItsOwnDeadline(t *testing.T) {
+	release := make(chan struct{})
+	ran := make(chan int, 1)
+	b := New(func(ctx context.Context, ops []int) []int {
+		<-release
+		ran <- ops[0]
+		return ops
+	}, 4, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	defer close(release)
+	answered := make(chan error, 1)
+	go func() { _, err := b.Do(ctx, 7); answered <- err }()
+	select {
+	case err := <-answered:
+		if err != context.DeadlineExceeded {
+			t.Fatalf("first caller got %v, want DeadlineExceeded", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("first caller still waiting a second past its 20ms deadline")
+	}
+	release <- struct{}{}
+	select {
+	case v := <-ran:
+		if v != 7 {
+			t.Fatalf("batch ran %d, want 7", v)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the batch of a caller that left never ran")
+	}
+}

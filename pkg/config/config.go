@@ -46,6 +46,7 @@ type Server struct {
 	MaxBodyBytes         int64         `mapstructure:"max_body_bytes"`
 	MaxConcurrentUploads int           `mapstructure:"max_concurrent_uploads"`
 	Metrics              bool          `mapstructure:"metrics"`
+	MetricsAddr          string        `mapstructure:"metrics_addr"` // its own listener, never the API port
 	PprofAddr            string        `mapstructure:"pprof_addr"`
 	TrustedProxies       []string      `mapstructure:"trusted_proxies"`
 }
@@ -73,6 +74,9 @@ type Database struct {
 	MaxIdleConns    int           `mapstructure:"max_idle_conns"`
 	ConnMaxLifetime time.Duration `mapstructure:"conn_max_lifetime"`
 	SlowQuery       time.Duration `mapstructure:"slow_query"`
+	// IOTimeout bounds each read and write on a MySQL connection whose DSN
+	// sets no readTimeout/writeTimeout of its own.
+	IOTimeout time.Duration `mapstructure:"io_timeout"`
 	// Replicas are read-only MySQL DSNs for the cacheable reads; writes,
 	// transactions and read-your-write lookups stay on the primary.
 	Replicas []string `mapstructure:"replicas"`
@@ -204,6 +208,7 @@ func defaults() map[string]any {
 		"server.max_body_bytes":         1 << 20,
 		"server.max_concurrent_uploads": 8,
 		"server.metrics":                true,
+		"server.metrics_addr":           "127.0.0.1:9464",
 		"server.pprof_addr":             "",
 		"data_dir":                      "./data",
 		"log.level":                     "info",
@@ -219,6 +224,7 @@ func defaults() map[string]any {
 		"database.max_idle_conns":       50,
 		"database.conn_max_lifetime":    "30m",
 		"database.slow_query":           "200ms",
+		"database.io_timeout":           "30s",
 		"database.replicas":             []string{},
 		"jwt.secret":                    "",
 		"jwt.issuer":                    "tiktok-lite",
@@ -373,6 +379,9 @@ func (c *Config) Validate() error {
 	if c.Server.Addr == "" {
 		bad("server.addr", "must not be empty")
 	}
+	if c.Server.Metrics && c.Server.MetricsAddr == "" {
+		bad("server.metrics_addr", "must be an address such as 127.0.0.1:9464 while server.metrics is true")
+	}
 	if u, err := url.Parse(c.Server.PublicURL); c.Server.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		bad("server.public_url", "must be an absolute http(s) URL the phones can reach, got %q", c.Server.PublicURL)
 	}
@@ -387,6 +396,7 @@ func (c *Config) Validate() error {
 		{"server.shutdown_timeout", c.Server.ShutdownTimeout},
 		{"jwt.ttl", c.JWT.TTL},
 		{"upload.cover_timeout", c.Upload.CoverTimeout},
+		{"database.io_timeout", c.Database.IOTimeout},
 	} {
 		if d.val <= 0 {
 			bad(d.key, "must be a positive duration such as 30s, got %s", d.val)

@@ -57,6 +57,9 @@ type Broker struct {
 	publishing sync.WaitGroup // Publish calls in progress
 	consumers  sync.WaitGroup // consumer loops
 
+	probeMu sync.Mutex
+	probe   *probe // the round trip of Ping in flight, nil when none
+
 	stopping  chan struct{} // closed by Close
 	runSem    chan struct{} // held by Run, and by Close for good
 	closeOnce sync.Once
@@ -129,15 +132,71 @@ func (b *Broker) Publish(ctx context.Context, body []byte) (err error) {
 	return nil
 }
 
-// Ping reports whether a live connection exists, for readiness checks.
+// Enqueue accepts body like Publish but never waits for the broker: the
+// message goes to the buffer, and the connection's loop publishes it with
+// a confirm as soon as it can. It returns ErrBufferFull when the buffer
+// has no room and ErrClosed after Close.
+func (b *Broker) Enqueue(ctx context.Context, body []byte) (err error) {
+	ctx, span := startSpan(ctx, b.names.work, "enqueue", trace.SpanKindProducer)
+	defer func() { endSpan(span, err) }()
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.publishing.Add(1) // Close flushes only after this push
+	b.mu.Unlock()
+	defer b.publishing.Done()
+	if !b.buf.push(message{body: body, headers: traceHeaders(ctx, nil)}) {
+		return ErrBufferFull
+	}
+	return nil
+}
+
+// Ping reports whether the broker answers a round trip on the live
+// connection (opening and closing a channel), for readiness checks: a
+// connection whose broker went silent still looks open until its
+// heartbeats time out. Concurrent calls share one round trip.
 func (b *Broker) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if b.live() == nil {
+	s := b.live()
+	if s == nil {
 		return ErrNotConnected
 	}
-	return nil
+	b.probeMu.Lock()
+	p := b.probe
+	if p == nil {
+		p = &probe{done: make(chan struct{})}
+		b.probe = p
+		go b.roundTrip(s, p)
+	}
+	b.probeMu.Unlock()
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return fmt.Errorf("mq: the broker did not answer: %w", ctx.Err())
+	}
+}
+
+// probe is one round trip to the broker that Ping calls share.
+type probe struct {
+	done chan struct{}
+	err  error
+}
+
+func (b *Broker) roundTrip(s *link, p *probe) {
+	ch, err := s.conn.Channel()
+	if err == nil {
+		err = ch.Close()
+	}
+	p.err = err
+	b.probeMu.Lock()
+	b.probe = nil
+	b.probeMu.Unlock()
+	close(p.done)
 }
 
 // Pending counts messages in the in-process buffer, including those being

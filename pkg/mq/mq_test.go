@@ -642,3 +642,42 @@ func TestDeclareTwice(t *testing.T) {
 		})
 	}
 }
+
+// A broker that goes silent is reported down by Ping within its context's
+// time, and Enqueue never waits for it; what was enqueued arrives once the
+// broker answers again.
+func TestSilentBroker(t *testing.T) {
+	brokerURL := amqpURL(t)
+	cfg := testConfig(t, brokerURL)
+	p := tcpproxy.Start(t, mustHost(t, brokerURL))
+	cfg.URL = viaProxy(t, brokerURL, p.Addr())
+	b := start(t, cfg)
+	waitConnected(t, b)
+	rec := newRecorder(nil)
+	b.Consume(t.Context(), rec.handle)
+
+	p.Blackhole()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	start := time.Now()
+	err := b.Ping(ctx)
+	cancel()
+	if err == nil {
+		t.Fatal("Ping answered ok while the broker is silent")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Ping took %v, want about its 1s context", took)
+	}
+	const n = 20
+	start = time.Now()
+	for i := range n {
+		if err := b.Enqueue(t.Context(), fmt.Appendf(nil, "silent-%d", i)); err != nil {
+			t.Fatalf("enqueue %d: %v", i, err)
+		}
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Errorf("%d enqueues to a silent broker took %v, want no wait", n, took)
+	}
+
+	p.Restore()
+	waitFor(t, "enqueued messages to arrive", func() bool { return rec.distinct() == n })
+}

@@ -128,7 +128,7 @@ start_server() {
   local port
   port="$("$tool" freeport)"
   base="http://127.0.0.1:$port"
-  (cd "$work" && exec env -i "$@" "${extra_env[@]}" TIKTOK_SERVER_ADDR="127.0.0.1:$port" "$work/tiktok-server") >"$work/$name-server.log" 2>&1 &
+  (cd "$work" && exec env -i "$@" "${extra_env[@]}" TIKTOK_SERVER_ADDR="127.0.0.1:$port" TIKTOK_SERVER_METRICS_ADDR=127.0.0.1:0 "$work/tiktok-server") >"$work/$name-server.log" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")
   for _ in $(seq 1 120); do

@@ -350,7 +350,7 @@ func (s *server) linesWith(text string) []string {
 // metric sums every sample of the named metric on /metrics.
 func (s *server) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	resp, err := client.Get(s.base + "/metrics")
+	resp, err := client.Get(s.Metrics + "/metrics")
 	if err != nil {
 		t.Fatalf("/metrics: %v", err)
 	}

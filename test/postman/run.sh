@@ -112,6 +112,7 @@ if [ -z "$base_url" ]; then
   (
     cd "$root"
     export TIKTOK_SERVER_ADDR="127.0.0.1:$port"
+    export TIKTOK_SERVER_METRICS_ADDR="${TIKTOK_SERVER_METRICS_ADDR:-127.0.0.1:0}"
     export TIKTOK_SERVER_PUBLIC_URL="$base_url"
     export TIKTOK_DATA_DIR="${TIKTOK_DATA_DIR:-$tmp/data}"
     export TIKTOK_STORAGE_LOCAL_DIR="${TIKTOK_STORAGE_LOCAL_DIR:-$tmp/data/media}"

@@ -56,6 +56,7 @@ func main() {
 type options struct {
 	binary   string
 	base     string
+	metrics  string
 	duration time.Duration
 	warmup   time.Duration
 	interval time.Duration
@@ -84,6 +85,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (options, e
 	}
 	fs.StringVar(&o.binary, "binary", "", "server binary to start on fresh MySQL, Redis and RabbitMQ names")
 	fs.StringVar(&o.base, "base", "", "base URL of a running server (instead of -binary)")
+	fs.StringVar(&o.metrics, "metrics", "http://127.0.0.1:9464", "base URL of that server's metrics listener (server.metrics_addr)")
 	fs.DurationVar(&o.duration, "duration", def, "how long to send traffic (SOAK_DURATION)")
 	fs.DurationVar(&o.warmup, "warmup", 0, "samples before this are not compared (default a fifth of -duration, at most 1m)")
 	fs.DurationVar(&o.interval, "interval", 10*time.Second, "time between /metrics samples")
@@ -115,7 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	base := strings.TrimRight(o.base, "/")
+	base, metrics := strings.TrimRight(o.base, "/"), strings.TrimRight(o.metrics, "/")
 	if o.binary != "" {
 		srv, err := startServer(ctx, o.binary, getenv, stdout)
 		if err != nil {
@@ -126,9 +128,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 				fmt.Fprintln(stdout, "soak: clean up:", err)
 			}
 		}()
-		base = srv.base
+		base, metrics = srv.base, srv.metrics
 	}
-	d := &driver{base: base, http: &http.Client{
+	d := &driver{base: base, metrics: metrics, http: &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: o.clients * 2, IdleConnTimeout: time.Minute},
 	}}
@@ -168,6 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 type server struct {
 	cmd     *exec.Cmd
 	base    string
+	metrics string
 	exited  chan error
 	cleanup []func() error
 }
@@ -225,6 +228,7 @@ func startServer(ctx context.Context, binary string, getenv func(string) string,
 	s.cmd.Dir = dataDir
 	s.cmd.Env = append(os.Environ(),
 		"TIKTOK_SERVER_ADDR=127.0.0.1:0",
+		"TIKTOK_SERVER_METRICS_ADDR=127.0.0.1:0",
 		"TIKTOK_DATA_DIR="+dataDir,
 		"TIKTOK_LOG_FORMAT=json",
 		"TIKTOK_LOG_FILE=",
@@ -251,7 +255,7 @@ func startServer(ctx context.Context, binary string, getenv func(string) string,
 		logFile.Close()
 		return nil, s.fail(err)
 	}
-	// The server log goes to a file; only the "listening" line is read here.
+	// The server log goes to a file; only the listeners' lines are read here.
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -265,7 +269,13 @@ func startServer(ctx context.Context, binary string, getenv func(string) string,
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
 			}
-			if json.Unmarshal(line, &e) == nil && e.Msg == "listening" {
+			if json.Unmarshal(line, &e) != nil {
+				continue
+			}
+			switch e.Msg {
+			case "serving metrics": // logged before "listening"
+				s.metrics = "http://" + e.Addr
+			case "listening":
 				addr <- e.Addr
 			}
 		}
@@ -371,10 +381,11 @@ type account struct {
 }
 
 type driver struct {
-	base   string
-	http   *http.Client
-	users  []account
-	videos []int64
+	base    string
+	metrics string // the metrics listener
+	http    *http.Client
+	users   []account
+	videos  []int64
 
 	requests atomic.Int64
 	failures atomic.Int64
@@ -670,7 +681,7 @@ loop:
 
 // sample reads /metrics and the latencies collected since the last call.
 func (d *driver) sample(at time.Duration) (sample, error) {
-	resp, err := d.http.Get(d.base + "/metrics")
+	resp, err := d.http.Get(d.metrics + "/metrics")
 	if err != nil {
 		return sample{}, fmt.Errorf("/metrics: %w", err)
 	}

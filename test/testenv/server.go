@@ -96,6 +96,7 @@ func (l *Logs) Entries() []map[string]any {
 // Server is one running server process.
 type Server struct {
 	Base    string // http://127.0.0.1:port
+	Metrics string // http://127.0.0.1:port of the metrics listener
 	DataDir string
 	Logs    *Logs
 
@@ -118,6 +119,7 @@ func StartServer(t testing.TB, binary, dataDir string, env ...string) *Server {
 	cmd.Dir = dataDir // no .config here: the built-in defaults apply
 	cmd.Env = append(os.Environ(),
 		"TIKTOK_SERVER_ADDR=127.0.0.1:0",
+		"TIKTOK_SERVER_METRICS_ADDR=127.0.0.1:0",
 		"TIKTOK_DATA_DIR="+dataDir,
 		"TIKTOK_LOG_FORMAT=json",
 		"TIKTOK_LOG_FILE=",
@@ -145,7 +147,13 @@ func StartServer(t testing.TB, binary, dataDir string, env ...string) *Server {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
 			}
-			if json.Unmarshal(line, &entry) == nil && entry.Msg == "listening" {
+			if json.Unmarshal(line, &entry) != nil {
+				continue
+			}
+			switch entry.Msg {
+			case "serving metrics": // logged before "listening"
+				s.Metrics = "http://" + entry.Addr
+			case "listening":
 				addr <- entry.Addr
 			}
 		}

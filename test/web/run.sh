@@ -56,6 +56,7 @@ port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", 
 base="http://127.0.0.1:$port"
 mkdir -p "$work/data"
 TIKTOK_SERVER_ADDR="127.0.0.1:$port" \
+TIKTOK_SERVER_METRICS_ADDR="127.0.0.1:0" \
 TIKTOK_DATA_DIR="$work/data" \
 TIKTOK_LOG_FILE="" \
 TIKTOK_RATELIMIT_ENABLED=false \
