@@ -59,16 +59,16 @@ func tokenOfBody(c *gin.Context) (string, error) {
 }
 
 // parseBody parses the urlencoded or multipart form once; gin's PostForm
-// reads the same parsed form afterwards.
+// reads the same parsed form afterwards. ParseForm goes first because
+// ParseMultipartForm would hide its error behind ErrNotMultipart.
 func parseBody(r *http.Request) error {
-	if r.PostForm != nil {
-		return nil
+	if err := r.ParseForm(); err != nil {
+		return err
 	}
-	err := r.ParseMultipartForm(multipartMemory)
-	if errors.Is(err, http.ErrNotMultipart) {
-		return nil // ParseForm has already run inside it
+	if err := r.ParseMultipartForm(multipartMemory); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		return err
 	}
-	return err
+	return nil
 }
 
 // multipartMemory is what a parsed multipart form of a bounded route may

@@ -38,6 +38,15 @@ const (
 	// answerBound is how long any answer may take while a dependency is
 	// broken: the deadline plus room for a slow, shared test machine.
 	answerBound = requestTimeout + 2*time.Second
+	// mysqlBound is the bound while MySQL is silent: no request outlives
+	// its deadline by more than a second, COMMIT included.
+	mysqlBound = requestTimeout + time.Second
+	// redisTimeout is the server's redis.timeout in these tests; while
+	// Redis is cut or silent every request is answered within a small
+	// multiple of it, whatever number of Redis calls it makes, plus room
+	// for a busy machine.
+	redisTimeout = 500 * time.Millisecond
+	redisBound   = 4*redisTimeout + time.Second
 	// recoverBound is how long the server may take to notice a dependency
 	// came back.
 	recoverBound = 20 * time.Second
@@ -108,7 +117,8 @@ func (s *stack) env(t *testing.T) []string {
 		"TIKTOK_SERVER_REQUEST_TIMEOUT=" + requestTimeout.String(),
 	}
 	if s.cacheLnk != nil {
-		env = append(env, "TIKTOK_REDIS_ADDR="+s.cacheLnk.Addr(), "TIKTOK_REDIS_PREFIX="+s.prefix)
+		env = append(env, "TIKTOK_REDIS_ADDR="+s.cacheLnk.Addr(), "TIKTOK_REDIS_PREFIX="+s.prefix,
+			"TIKTOK_REDIS_TIMEOUT="+redisTimeout.String())
 	}
 	if s.mqLink != nil {
 		u, err := url.Parse(s.amqpURL)

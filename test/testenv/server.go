@@ -191,6 +191,9 @@ func StartServer(t testing.TB, binary, dataDir string, env ...string) *Server {
 	}
 }
 
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // Signal sends SIGTERM without waiting.
 func (s *Server) Signal() error { return s.cmd.Process.Signal(syscall.SIGTERM) }
 
