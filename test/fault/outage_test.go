@@ -470,7 +470,9 @@ func TestRabbitMQOutage(t *testing.T) {
 		sc.warm(t)
 		mqLink.Cut()
 		redisLink.Cut()
+		sc.bound = redisBound
 		sc.attempt(t, []int64{0}, []int64{0})
+		sc.bound = answerBound
 		reportsDown(t, s, map[string]string{"database": "ok", "redis": "down", "rabbitmq": "down"})
 		// The broker first: the buffered deletes reach the queue, and its
 		// consumer retries them until Redis is back too.
@@ -548,4 +550,70 @@ func TestRateLimitsHoldWhileRedisIsDown(t *testing.T) {
 		wantCodes(t, fmt.Sprintf("login %d of 3", i), s.tryPost("/douyin/user/login/", params), 0)
 	}
 	wantCodes(t, "a 4th auth request within the minute", s.tryPost("/douyin/user/login/", params), 42901)
+}
+
+// TestRedisBlackHoleUnderLoad makes Redis silent while 32 clients read and
+// write: requests in flight at that moment, and every one after it, are
+// answered within the Redis bound, however many Redis calls each makes.
+func TestRedisBlackHoleUnderLoad(t *testing.T) {
+	var redisLink *tcpproxy.Proxy
+	st := newStack(t, direct, func(target string) link { redisLink = tcpproxy.Start(t, target); return redisLink }, direct)
+	s := start(t, st.env(t)...)
+	sc := newScene(t, s, st.db(t))
+	sc.warm(t)
+	reads := sc.reads()
+	tok := sc.alice.token
+	var mu sync.Mutex
+	var slowest answer
+	var slowestWhat string
+	failures := 0
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range 32 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var a answer
+				what := ""
+				switch i % 4 {
+				case 0: // a write: a comment, which deletes cached keys
+					what = "comment"
+					a = s.tryPost("/douyin/comment/action/", url.Values{"token": {tok}, "video_id": {itoa(sc.video)},
+						"action_type": {"1"}, "comment_text": {fmt.Sprintf("load %d-%d", c, i)}})
+				default:
+					r := reads[(c+i)%len(reads)]
+					what = "GET " + r.path
+					a = s.tryGet(r.path, r.params)
+				}
+				mu.Lock()
+				if a.err != nil || a.Code() != 0 {
+					failures++
+				}
+				if a.took > slowest.took {
+					slowest, slowestWhat = a, what
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	mu.Lock()
+	slowest = answer{}
+	mu.Unlock()
+	redisLink.Blackhole()
+	time.Sleep(4 * time.Second)
+	close(stop)
+	wg.Wait()
+	redisLink.Restore()
+	t.Logf("slowest answer with Redis silent under load: %s %s", slowestWhat, describe(slowest))
+	if slowest.took > redisBound {
+		t.Errorf("%s answered after %s with Redis silent, bound %s", slowestWhat, slowest.took.Round(time.Millisecond), redisBound)
+	}
+	if failures > 0 {
+		t.Errorf("%d requests failed with Redis silent; the database can answer them all", failures)
+	}
 }
