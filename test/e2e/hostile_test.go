@@ -455,9 +455,13 @@ func TestFullSpoolDisk(t *testing.T) {
 	r := s.publishParts(t, url.Values{"token": {token}}, field("title", "t"), filePart("data", big))
 	wantCode(t, "upload to a full spool", r, 50001)
 	found := false
-	for _, e := range s.logs.Entries() {
-		if e["level"] == "error" && e["dir"] == spool {
-			found = true
+	// The line is written before the answer, but read from the server's
+	// pipe by another goroutine: give it a moment.
+	for deadline := time.Now().Add(5 * time.Second); !found && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, e := range s.logs.Entries() {
+			if e["level"] == "error" && e["dir"] == spool {
+				found = true
+			}
 		}
 	}
 	if !found {
