@@ -138,9 +138,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	var mediaHandler http.Handler
 	switch cfg.Storage.Backend {
 	case "oss":
-		o := cfg.Storage.OSS
-		if mediaStore, err = storage.NewOSS(storage.OSSConfig{Endpoint: o.Endpoint, Bucket: o.Bucket,
-			AccessKeyID: o.AccessKeyID, AccessKeySecret: o.AccessKeySecret, Prefix: o.Prefix, PublicURL: o.PublicURL}); err != nil {
+		if mediaStore, err = newOSS(cfg.Storage.OSS, log); err != nil {
 			return fmt.Errorf("storage.oss: %w", err)
 		}
 	default:
@@ -299,6 +297,23 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newOSS builds the OSS backend with its credentials.
+func newOSS(o config.OSSStore, log *zap.Logger) (*storage.OSS, error) {
+	sc := storage.OSSConfig{Endpoint: o.Endpoint, Region: o.Region, Bucket: o.Bucket, SignVersion: o.SignVersion,
+		Prefix: o.Prefix, PublicURL: o.PublicURL, URLMode: o.URLMode, URLLifetime: o.URLLifetime,
+		OnSignError: func(err error) { log.Error("could not sign media URLs, serving public ones", zap.Error(err)) }}
+	if o.Credentials == "key" {
+		sc.AccessKeyID, sc.AccessKeySecret = o.AccessKeyID, o.AccessKeySecret
+	} else {
+		p, err := storage.OSSCredentials(o.Credentials, o.RAMRole)
+		if err != nil {
+			return nil, err
+		}
+		sc.Provider = p
+	}
+	return storage.NewOSS(sc)
 }
 
 // limiter allows n requests per period per key: in Redis, so that the

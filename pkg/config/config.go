@@ -145,12 +145,22 @@ type LocalStore struct {
 
 // OSSStore keeps media in an Aliyun OSS bucket.
 type OSSStore struct {
-	Endpoint        string `mapstructure:"endpoint"`
-	Bucket          string `mapstructure:"bucket"`
-	AccessKeyID     string `mapstructure:"access_key_id"`
-	AccessKeySecret string `mapstructure:"access_key_secret"`
-	Prefix          string `mapstructure:"prefix"`
-	PublicURL       string `mapstructure:"public_url"`
+	Endpoint    string `mapstructure:"endpoint"`
+	Region      string `mapstructure:"region"` // e.g. cn-hangzhou, for V4 signatures
+	Bucket      string `mapstructure:"bucket"`
+	SignVersion string `mapstructure:"sign_version"` // v4, or v1 for old buckets (deprecated)
+	// Credentials is where the keys come from: "key" (access_key_id and
+	// access_key_secret), "env" (OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET,
+	// OSS_SESSION_TOKEN) or "ecs_ram_role" (the instance's RAM role;
+	// RAMRole names it, or the metadata service does).
+	Credentials     string        `mapstructure:"credentials"`
+	AccessKeyID     string        `mapstructure:"access_key_id"`
+	AccessKeySecret string        `mapstructure:"access_key_secret"`
+	RAMRole         string        `mapstructure:"ram_role"`
+	Prefix          string        `mapstructure:"prefix"`
+	PublicURL       string        `mapstructure:"public_url"`
+	URLMode         string        `mapstructure:"url_mode"` // public, or signed for a private bucket
+	URLLifetime     time.Duration `mapstructure:"url_lifetime"`
 }
 
 // Upload bounds what a publish may send.
@@ -246,7 +256,13 @@ func defaults() map[string]any {
 		"storage.backend":               "local",
 		"storage.local.dir":             "",
 		"storage.oss.endpoint":          "",
+		"storage.oss.region":            "",
 		"storage.oss.bucket":            "",
+		"storage.oss.sign_version":      "v4",
+		"storage.oss.credentials":       "key",
+		"storage.oss.ram_role":          "",
+		"storage.oss.url_mode":          "public",
+		"storage.oss.url_lifetime":      "24h",
 		"storage.oss.access_key_id":     "",
 		"storage.oss.access_key_secret": "",
 		"storage.oss.prefix":            "",
@@ -475,15 +491,37 @@ func (c *Config) Validate() error {
 	case "local":
 	case "oss":
 		o := c.Storage.OSS
-		for _, f := range [][2]string{
-			{"storage.oss.endpoint", o.Endpoint},
-			{"storage.oss.bucket", o.Bucket},
-			{"storage.oss.access_key_id", o.AccessKeyID},
-			{"storage.oss.access_key_secret", o.AccessKeySecret},
-		} {
+		required := [][2]string{{"storage.oss.endpoint", o.Endpoint}, {"storage.oss.bucket", o.Bucket}}
+		switch o.SignVersion {
+		case "v4":
+			required = append(required, [2]string{"storage.oss.region", o.Region})
+		case "v1":
+		default:
+			bad("storage.oss.sign_version", "must be v4 (or v1 for an old bucket that still accepts it), got %q", o.SignVersion)
+		}
+		switch o.Credentials {
+		case "key":
+			required = append(required, [2]string{"storage.oss.access_key_id", o.AccessKeyID}, [2]string{"storage.oss.access_key_secret", o.AccessKeySecret})
+		case "env", "ecs_ram_role":
+		default:
+			bad("storage.oss.credentials", "must be key, env or ecs_ram_role, got %q", o.Credentials)
+		}
+		for _, f := range required {
 			if f[1] == "" {
 				bad(f[0], "is required with the oss backend")
 			}
+		}
+		switch o.URLMode {
+		case "public":
+		case "signed":
+			if o.SignVersion != "v4" {
+				bad("storage.oss.url_mode", "signed URLs need storage.oss.sign_version v4")
+			}
+			if o.URLLifetime <= 0 || o.URLLifetime > 7*24*time.Hour {
+				bad("storage.oss.url_lifetime", "must be a duration up to 168h (V4's limit), got %s", o.URLLifetime)
+			}
+		default:
+			bad("storage.oss.url_mode", "must be public or signed, got %q", o.URLMode)
 		}
 	default:
 		bad("storage.backend", "must be local or oss, got %q", c.Storage.Backend)

@@ -71,6 +71,35 @@ func TestEnvOverridesFile(t *testing.T) {
 	}
 }
 
+// ossEnv is a valid OSS setup with set applied and the keys of drop removed.
+func ossEnv(set map[string]string, drop ...string) map[string]string {
+	env := map[string]string{
+		"TIKTOK_STORAGE_BACKEND": "oss", "TIKTOK_STORAGE_OSS_ENDPOINT": "oss-cn-hangzhou.aliyuncs.com",
+		"TIKTOK_STORAGE_OSS_REGION": "cn-hangzhou", "TIKTOK_STORAGE_OSS_BUCKET": "b",
+		"TIKTOK_STORAGE_OSS_ACCESS_KEY_ID": "id", "TIKTOK_STORAGE_OSS_ACCESS_KEY_SECRET": "secret",
+	}
+	for k, v := range set {
+		env[k] = v
+	}
+	for _, k := range drop {
+		delete(env, k)
+	}
+	return env
+}
+
+// Credentials from the environment or an ECS role need no key pair here.
+func TestOSSCredentialKinds(t *testing.T) {
+	for _, kind := range []string{"env", "ecs_ram_role"} {
+		vars := ossEnv(map[string]string{"TIKTOK_STORAGE_OSS_CREDENTIALS": kind}, "TIKTOK_STORAGE_OSS_ACCESS_KEY_ID", "TIKTOK_STORAGE_OSS_ACCESS_KEY_SECRET")
+		if _, err := Load("", env(vars)); err != nil {
+			t.Errorf("credentials %s: %v", kind, err)
+		}
+	}
+	if _, err := Load("", env(ossEnv(nil))); err != nil {
+		t.Errorf("a valid OSS setup: %v", err)
+	}
+}
+
 func TestBadConfigNamesTheKey(t *testing.T) {
 	tests := []struct {
 		name string
@@ -85,6 +114,13 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"duration", map[string]string{"TIKTOK_SERVER_SHUTDOWN_TIMEOUT": "soon"}, "", "shutdown_timeout"},
 		{"public url", map[string]string{"TIKTOK_SERVER_PUBLIC_URL": "localhost:8080"}, "", "server.public_url"},
 		{"oss", map[string]string{"TIKTOK_STORAGE_BACKEND": "oss"}, "", "storage.oss.bucket"},
+		{"oss without region", ossEnv(nil, "TIKTOK_STORAGE_OSS_REGION"), "", "storage.oss.region"},
+		{"oss sign version", ossEnv(map[string]string{"TIKTOK_STORAGE_OSS_SIGN_VERSION": "v2"}), "", "storage.oss.sign_version"},
+		{"oss credentials kind", ossEnv(map[string]string{"TIKTOK_STORAGE_OSS_CREDENTIALS": "file"}), "", "storage.oss.credentials"},
+		{"oss key without secret", ossEnv(nil, "TIKTOK_STORAGE_OSS_ACCESS_KEY_SECRET"), "", "storage.oss.access_key_secret"},
+		{"oss url mode", ossEnv(map[string]string{"TIKTOK_STORAGE_OSS_URL_MODE": "private"}), "", "storage.oss.url_mode"},
+		{"oss url lifetime", ossEnv(map[string]string{"TIKTOK_STORAGE_OSS_URL_MODE": "signed", "TIKTOK_STORAGE_OSS_URL_LIFETIME": "200h"}), "", "storage.oss.url_lifetime"},
+		{"oss signed with v1", ossEnv(map[string]string{"TIKTOK_STORAGE_OSS_URL_MODE": "signed", "TIKTOK_STORAGE_OSS_SIGN_VERSION": "v1"}), "", "storage.oss.url_mode"},
 		{"log level", map[string]string{"TIKTOK_LOG_LEVEL": "loud"}, "", "log.level"},
 		{"tracing endpoint", map[string]string{"TIKTOK_TRACING_ENABLED": "true", "TIKTOK_TRACING_ENDPOINT": "127.0.0.1:4318"}, "", "tracing.endpoint"},
 		{"tracing endpoint scheme", map[string]string{"TIKTOK_TRACING_ENDPOINT": "grpc://127.0.0.1:4317"}, "", "tracing.endpoint"},

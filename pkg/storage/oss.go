@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 )
@@ -15,25 +16,46 @@ import (
 type OSSConfig struct {
 	// Endpoint is the region endpoint, e.g. "oss-cn-hangzhou.aliyuncs.com";
 	// https is assumed when no scheme is given.
-	Endpoint        string
-	Bucket          string
+	Endpoint string
+	// Region is the bucket's region ID, e.g. "cn-hangzhou": part of every
+	// V4 signature.
+	Region string
+	Bucket string
+	// SignVersion is "v4" (the default) or "v1", which OSS no longer
+	// offers to new accounts and buckets.
+	SignVersion string
+	// Credentials: an access key pair here, or else Provider (the
+	// standard environment variables, an ECS RAM role; see OSSCredentials).
 	AccessKeyID     string
 	AccessKeySecret string
+	Provider        oss.CredentialsProvider
 	// Prefix is put in front of every key inside the bucket, e.g. "media/".
 	// A missing trailing slash is added.
 	Prefix string
 	// PublicURL is the base URL the phone downloads from (a CDN or the
 	// bucket domain). When empty, https://<bucket>.<endpoint host> is used.
 	PublicURL string
+	// URLMode is "public" (PublicURL + key: a public bucket or CDN) or
+	// "signed" (a V4 presigned GET URL, for a private bucket).
+	URLMode string
+	// URLLifetime is how long a signed URL is valid, at most 7 days.
+	URLLifetime time.Duration
+	// OnSignError hears, at most once per signing window, that a URL could
+	// not be signed (credentials that cannot be had right now); nil: none.
+	OnSignError func(error)
 }
 
-// OSS stores objects in an Aliyun OSS bucket. Objects are read by clients
-// straight from the bucket or its CDN, so the bucket (or the prefix) must
-// allow public reads.
+// MaxSignedURLLifetime is the longest a V4 presigned URL may be valid.
+const MaxSignedURLLifetime = 7 * 24 * time.Hour
+
+// OSS stores objects in an Aliyun OSS bucket. Clients read objects straight
+// from the bucket or its CDN: through a public URL, or through a presigned
+// one on a private bucket.
 type OSS struct {
 	bucket  *oss.Bucket
 	prefix  string
-	baseURL string // ends with "/"
+	baseURL string  // ends with "/"
+	signed  *signer // nil: public URLs
 }
 
 // NewOSS checks cfg and builds the client. It does not contact OSS: the SDK
@@ -48,8 +70,6 @@ func newOSS(cfg OSSConfig, extra ...oss.ClientOption) (*OSS, error) {
 	for _, f := range []struct{ name, value string }{
 		{"Endpoint", cfg.Endpoint},
 		{"Bucket", cfg.Bucket},
-		{"AccessKeyID", cfg.AccessKeyID},
-		{"AccessKeySecret", cfg.AccessKeySecret},
 	} {
 		if strings.TrimSpace(f.value) == "" {
 			return nil, fmt.Errorf("oss storage: %s is required", f.name)
@@ -83,9 +103,48 @@ func newOSS(cfg OSSConfig, extra ...oss.ClientOption) (*OSS, error) {
 		baseURL = strings.TrimRight(cfg.PublicURL, "/") + "/"
 	}
 
-	// The signature version is pinned so that an SDK upgrade cannot change
-	// how requests are signed without a test noticing.
-	opts := append([]oss.ClientOption{oss.AuthVersion(oss.AuthV1)}, extra...)
+	// The signature version is always set, so that an SDK upgrade cannot
+	// change how requests are signed without a test noticing.
+	var opts []oss.ClientOption
+	switch cfg.SignVersion {
+	case "", "v4":
+		if strings.TrimSpace(cfg.Region) == "" {
+			return nil, errors.New("oss storage: Region is required to sign with V4 (e.g. cn-hangzhou)")
+		}
+		opts = append(opts, oss.AuthVersion(oss.AuthV4), oss.Region(cfg.Region))
+	case "v1":
+		opts = append(opts, oss.AuthVersion(oss.AuthV1))
+	default:
+		return nil, fmt.Errorf("oss storage: SignVersion must be v4 or v1, got %q", cfg.SignVersion)
+	}
+	switch {
+	case cfg.AccessKeyID != "" || cfg.AccessKeySecret != "":
+		if cfg.AccessKeyID == "" || cfg.AccessKeySecret == "" {
+			return nil, errors.New("oss storage: AccessKeyID and AccessKeySecret go together")
+		}
+	case cfg.Provider != nil:
+		opts = append(opts, oss.SetCredentialsProvider(cfg.Provider))
+	default:
+		return nil, errors.New("oss storage: credentials are required: an access key pair or a provider")
+	}
+	var signed *signer
+	switch cfg.URLMode {
+	case "", "public":
+	case "signed":
+		if cfg.SignVersion == "v1" {
+			return nil, errors.New("oss storage: signed URLs need SignVersion v4")
+		}
+		if cfg.URLLifetime <= 0 || cfg.URLLifetime > MaxSignedURLLifetime {
+			return nil, fmt.Errorf("oss storage: URLLifetime must be between 1s and %s, got %s", MaxSignedURLLifetime, cfg.URLLifetime)
+		}
+		signed = newSigner(cfg.URLLifetime, time.Now)
+		if cfg.OnSignError != nil {
+			signed.onError = cfg.OnSignError
+		}
+	default:
+		return nil, fmt.Errorf("oss storage: URLMode must be public or signed, got %q", cfg.URLMode)
+	}
+	opts = append(opts, extra...)
 	client, err := oss.New(eu.Scheme+"://"+eu.Host, cfg.AccessKeyID, cfg.AccessKeySecret, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oss storage: client: %w", err)
@@ -94,11 +153,24 @@ func newOSS(cfg OSSConfig, extra ...oss.ClientOption) (*OSS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oss storage: bucket: %w", err)
 	}
-	return &OSS{bucket: bucket, prefix: prefix, baseURL: baseURL}, nil
+	if signed != nil {
+		signed.sign = func(name string, expiresIn int64) (string, error) {
+			return bucket.SignURL(name, oss.HTTPGet, expiresIn)
+		}
+	}
+	return &OSS{bucket: bucket, prefix: prefix, baseURL: baseURL, signed: signed}, nil
 }
 
-// URL returns the public URL of key.
+// URL returns the URL a client downloads key from: public, or presigned
+// for the current window (see signer). When a URL cannot be signed
+// (credentials that cannot be had right now, reported through
+// OnSignError) the public URL is the best left to give.
 func (o *OSS) URL(key string) string {
+	if o.signed != nil {
+		if u, err := o.signed.url(o.prefix + key); err == nil {
+			return u
+		}
+	}
 	return o.baseURL + escapeKey(o.prefix+key)
 }
 
@@ -120,10 +192,12 @@ func (o *OSS) Put(ctx context.Context, key string, r io.Reader, size int64, ctyp
 	// A LimitedReader is how the SDK learns the length to send as
 	// Content-Length instead of falling back to a chunked upload.
 	body := &io.LimitedReader{R: r, N: size}
+	// inline: a browser or the APK plays the object rather than saving it.
 	err := o.bucket.PutObject(name, body,
 		oss.WithContext(ctx),
 		oss.ContentType(ctype),
 		oss.ContentLength(size),
+		oss.ContentDisposition("inline"),
 	)
 	if err != nil {
 		return fmt.Errorf("oss storage: put %s: %w", key, err)

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
@@ -16,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,19 +35,28 @@ const (
 	// testEndpointHost is an OSS-like host name for the virtual-host case;
 	// a custom dialer sends its connections to the fake server.
 	testEndpointHost = "oss-cn-test.aliyuncs.com"
+	testRegion       = "cn-test"
 	maxDateSkew      = 15 * time.Minute
 )
 
 // fakeOSS is a small in-memory OSS that checks each request the way the
-// service does: bucket resolution (virtual host or path style), the V1
-// signature over the verb, Content-MD5, Content-Type, Date, the x-oss-*
-// headers and the resource, the date skew, Content-Length and Content-MD5 on
-// uploads. It answers with OSS-style XML errors.
+// service does: bucket resolution (virtual host or path style); the V4
+// signature (OSS4-HMAC-SHA256: the canonical request over the verb, the
+// resource, the query, Content-MD5, Content-Type, the x-oss-* headers and
+// the payload hash; the scope of date, region and product), in the
+// Authorization header or in the query of a presigned URL with its expiry;
+// the V1 signature where the bucket still accepts it; the date skew; the
+// session token of temporary credentials; Content-Length and Content-MD5
+// on uploads; Range on reads. It answers with OSS-style XML errors.
 type fakeOSS struct {
 	listenHost   string // host:port of the server, used for path style
 	endpointHost string // endpoint host, used for virtual-host style
 	bucket       string
+	region       string
+	acceptV1     bool              // an old bucket; new ones take V4 only
 	secrets      map[string]string // access key id → secret
+	tokens       map[string]string // access key id → its session token, for temporary keys
+	oneUse       bool              // a key is good for one request: it expires right after
 
 	mu      sync.Mutex
 	objects map[string]fakeObject
@@ -54,6 +65,7 @@ type fakeOSS struct {
 }
 
 type fakeObject struct {
+	disposition string
 	data        []byte
 	contentType string
 }
@@ -79,13 +91,31 @@ func newFakeOSS(t *testing.T) (*fakeOSS, *httptest.Server) {
 	f := &fakeOSS{
 		endpointHost: testEndpointHost,
 		bucket:       testBucket,
+		region:       testRegion,
 		secrets:      map[string]string{testAccessKeyID: testAccessKeySecret},
+		tokens:       map[string]string{},
 		objects:      map[string]fakeObject{},
 	}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	f.listenHost = srv.Listener.Addr().String()
 	return f, srv
+}
+
+// addKey makes id a known access key, with the session token it needs
+// ("" for a permanent key).
+func (f *fakeOSS) addKey(id, secret, token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.secrets[id], f.tokens[id] = secret, token
+}
+
+// key looks an access key up.
+func (f *fakeOSS) key(id string) (secret, token string, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	secret, ok = f.secrets[id]
+	return secret, f.tokens[id], ok
 }
 
 func (f *fakeOSS) object(name string) (fakeObject, bool) {
@@ -193,34 +223,11 @@ func (f *fakeOSS) handle(w http.ResponseWriter, r *http.Request, reqID string, s
 	if bucket != f.bucket {
 		return f.fail(w, http.StatusNotFound, reqID, "NoSuchBucket", "The specified bucket does not exist.", nil)
 	}
-	if object == "" || r.URL.RawQuery != "" {
+	if object == "" {
 		return f.fail(w, http.StatusBadRequest, reqID, "InvalidArgument", "only plain object requests are supported here", nil)
 	}
-
-	date := r.Header.Get("Date")
-	t, err := http.ParseTime(date)
-	if err != nil {
-		return f.fail(w, http.StatusForbidden, reqID, "AccessDenied", "OSS authentication requires a valid Date.", nil)
-	}
-	if skew := time.Since(t); skew > maxDateSkew || skew < -maxDateSkew {
-		return f.fail(w, http.StatusForbidden, reqID, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.", nil)
-	}
-
-	auth := r.Header.Get("Authorization")
-	idSig, ok := strings.CutPrefix(auth, "OSS ")
-	if !ok {
-		return f.fail(w, http.StatusForbidden, reqID, "AccessDenied", "Authorization header is invalid.", nil)
-	}
-	akID, sig, ok := strings.Cut(idSig, ":")
-	secret, known := f.secrets[akID]
-	if !ok || !known {
-		return f.fail(w, http.StatusForbidden, reqID, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records.", nil)
-	}
-	sts := stringToSignV1(r, "/"+bucket+"/"+object)
-	if !hmac.Equal([]byte(sig), []byte(signV1(secret, sts))) {
-		return f.fail(w, http.StatusForbidden, reqID, "SignatureDoesNotMatch",
-			"The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-			func(b *ossErrorBody) { b.OSSAccessKeyID = akID; b.StringToSign = sts })
+	if code, msg := f.authenticate(r, bucket, object); code != "" {
+		return f.fail(w, http.StatusForbidden, reqID, code, msg, nil)
 	}
 
 	switch r.Method {
@@ -238,17 +245,212 @@ func (f *fakeOSS) handle(w http.ResponseWriter, r *http.Request, reqID string, s
 			return f.fail(w, http.StatusNotFound, reqID, "NoSuchKey", "The specified key does not exist.", nil)
 		}
 		w.Header().Set("Content-Type", o.contentType)
-		w.Header().Set("Content-Length", strconv.Itoa(len(o.data)))
-		w.WriteHeader(http.StatusOK)
-		if r.Method == http.MethodGet {
-			if _, err := w.Write(o.data); err != nil {
-				return http.StatusOK
-			}
+		if o.disposition != "" {
+			w.Header().Set("Content-Disposition", o.disposition)
 		}
-		return http.StatusOK
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		http.ServeContent(rec, r, "", time.Time{}, bytes.NewReader(o.data)) // Range, as OSS serves it
+		return rec.status
 	default:
 		return f.fail(w, http.StatusMethodNotAllowed, reqID, "MethodNotAllowed", "The specified method is not allowed against this resource.", nil)
 	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// authenticate checks the request's signature; it returns an OSS error
+// code and message, or "" when the request may go on.
+func (f *fakeOSS) authenticate(r *http.Request, bucket, object string) (code, msg string) {
+	q := r.URL.Query()
+	auth := r.Header.Get("Authorization")
+	var (
+		akID, credential, sig, date, additional, token string
+		presigned                                      bool
+	)
+	switch {
+	case q.Get("x-oss-signature-version") == "OSS4-HMAC-SHA256":
+		presigned = true
+		credential, date, sig = q.Get("x-oss-credential"), q.Get("x-oss-date"), q.Get("x-oss-signature")
+		additional, token = q.Get("x-oss-additional-headers"), q.Get("x-oss-security-token")
+		signedAt, err := time.Parse("20060102T150405Z", date)
+		expires, eerr := strconv.Atoi(q.Get("x-oss-expires"))
+		switch {
+		case err != nil || eerr != nil:
+			return "AccessDenied", "x-oss-date and x-oss-expires are required."
+		case expires <= 0 || expires > 7*24*3600:
+			return "AccessDenied", "x-oss-expires must be between 1 and 604800 seconds."
+		case time.Now().After(signedAt.Add(time.Duration(expires) * time.Second)):
+			return "AccessDenied", "Request has expired."
+		case time.Until(signedAt) > maxDateSkew:
+			return "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return "AccessDenied", "only reads are presigned here"
+		}
+	case strings.HasPrefix(auth, "OSS4-HMAC-SHA256 "):
+		for _, kv := range strings.Split(strings.TrimPrefix(auth, "OSS4-HMAC-SHA256 "), ",") {
+			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			switch k {
+			case "Credential":
+				credential = v
+			case "AdditionalHeaders":
+				additional = v
+			case "Signature":
+				sig = v
+			}
+		}
+		date, token = r.Header.Get("x-oss-date"), r.Header.Get("x-oss-security-token")
+		var t time.Time
+		var err error
+		if date != "" {
+			t, err = time.Parse("20060102T150405Z", date)
+		} else {
+			date = r.Header.Get("Date")
+			t, err = http.ParseTime(date)
+		}
+		if err != nil {
+			return "AccessDenied", "OSS authentication requires a valid Date."
+		}
+		if skew := time.Since(t); skew > maxDateSkew || skew < -maxDateSkew {
+			return "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."
+		}
+	case strings.HasPrefix(auth, "OSS "):
+		if !f.acceptV1 {
+			return "AccessDenied", "This bucket does not accept signature version 1; sign requests with V4."
+		}
+		return f.authenticateV1(r, bucket, object)
+	default:
+		return "AccessDenied", "Authorization header is invalid."
+	}
+
+	// Credential = <id>/<yyyymmdd>/<region>/oss/aliyun_v4_request
+	parts := strings.Split(credential, "/")
+	if len(parts) != 5 || parts[3] != "oss" || parts[4] != "aliyun_v4_request" {
+		return "AccessDenied", "The credential is malformed."
+	}
+	akID = parts[0]
+	secret, wantToken, known := f.key(akID)
+	if !known {
+		return "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records."
+	}
+	if wantToken != token {
+		return "InvalidSecurityToken", "The security token you provided is invalid."
+	}
+	if parts[2] != f.region {
+		return "SignatureDoesNotMatch", "Invalid signing region in Authorization header."
+	}
+	t, err := time.Parse("20060102T150405Z", date)
+	if err != nil {
+		t, err = http.ParseTime(date)
+	}
+	if err != nil || t.UTC().Format("20060102") != parts[1] {
+		return "SignatureDoesNotMatch", "The date of the credential does not match the request's."
+	}
+	want := signV4(secret, parts[1], parts[2], date, canonicalRequestV4(r, bucket, object, additional, presigned))
+	if !hmac.Equal([]byte(sig), []byte(want)) {
+		return "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+	}
+	if f.oneUse {
+		f.mu.Lock()
+		delete(f.secrets, akID)
+		f.mu.Unlock()
+	}
+	return "", ""
+}
+
+// authenticateV1 checks a V1 Authorization header.
+func (f *fakeOSS) authenticateV1(r *http.Request, bucket, object string) (code, msg string) {
+	t, err := http.ParseTime(r.Header.Get("Date"))
+	if err != nil {
+		return "AccessDenied", "OSS authentication requires a valid Date."
+	}
+	if skew := time.Since(t); skew > maxDateSkew || skew < -maxDateSkew {
+		return "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."
+	}
+	akID, sig, ok := strings.Cut(strings.TrimPrefix(r.Header.Get("Authorization"), "OSS "), ":")
+	secret, wantToken, known := f.key(akID)
+	if !ok || !known {
+		return "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records."
+	}
+	if wantToken != r.Header.Get("x-oss-security-token") {
+		return "InvalidSecurityToken", "The security token you provided is invalid."
+	}
+	sts := stringToSignV1(r, "/"+bucket+"/"+object)
+	if !hmac.Equal([]byte(sig), []byte(signV1(secret, sts))) {
+		return "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+	}
+	return "", ""
+}
+
+// canonicalRequestV4 is VERB \n resource \n query \n headers \n
+// additional header names \n payload hash, as OSS's V4 documentation
+// lays it out: the query without the signature, sorted and encoded; the
+// headers Content-Type, Content-MD5, every x-oss-* one and the named
+// additional ones, lower-cased and sorted.
+func canonicalRequestV4(r *http.Request, bucket, object, additional string, presigned bool) string {
+	enc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+	resource := "/" + bucket + "/" + strings.ReplaceAll(enc(object), "%2F", "/")
+	var params []string
+	for k, vs := range r.URL.Query() {
+		if k == "x-oss-signature" {
+			continue
+		}
+		p := enc(k)
+		if vs[0] != "" {
+			p += "=" + enc(vs[0])
+		}
+		params = append(params, p)
+	}
+	sort.Strings(params)
+	extra := map[string]bool{}
+	for _, h := range strings.Split(additional, ";") {
+		if h != "" {
+			extra[strings.ToLower(h)] = true
+		}
+	}
+	var names []string
+	for k := range r.Header {
+		lk := strings.ToLower(k)
+		if lk == "content-type" || lk == "content-md5" || strings.HasPrefix(lk, "x-oss-") || extra[lk] {
+			names = append(names, lk)
+		}
+	}
+	sort.Strings(names)
+	var headers strings.Builder
+	for _, n := range names {
+		headers.WriteString(n + ":" + strings.TrimSpace(r.Header.Get(n)) + "\n")
+	}
+	payload := "UNSIGNED-PAYLOAD"
+	if h := r.Header.Get("x-oss-content-sha256"); h != "" && !presigned {
+		payload = h
+	}
+	return r.Method + "\n" + resource + "\n" + strings.Join(params, "&") + "\n" + headers.String() + "\n" + additional + "\n" + payload
+}
+
+// signV4 signs a canonical request: the key is derived from the secret
+// through the day, the region, the product and "aliyun_v4_request".
+func signV4(secret, day, region, date, canonical string) string {
+	mac := func(key []byte, data string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(data))
+		return h.Sum(nil)
+	}
+	sum := sha256.Sum256([]byte(canonical))
+	scope := day + "/" + region + "/oss/aliyun_v4_request"
+	stringToSign := "OSS4-HMAC-SHA256\n" + date + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
+	key := mac([]byte("aliyun_v4"+secret), day)
+	for _, part := range []string{region, "oss", "aliyun_v4_request"} {
+		key = mac(key, part)
+	}
+	return hex.EncodeToString(mac(key, stringToSign))
 }
 
 func (f *fakeOSS) put(w http.ResponseWriter, r *http.Request, reqID, object string) int {
@@ -276,7 +478,7 @@ func (f *fakeOSS) put(w http.ResponseWriter, r *http.Request, reqID, object stri
 		ctype = "application/octet-stream"
 	}
 	f.mu.Lock()
-	f.objects[object] = fakeObject{data: data, contentType: ctype}
+	f.objects[object] = fakeObject{data: data, contentType: ctype, disposition: r.Header.Get("Content-Disposition")}
 	f.mu.Unlock()
 	w.Header().Set("ETag", `"`+strings.ToUpper(hex.EncodeToString(sum[:]))+`"`)
 	w.Header().Set("Content-MD5", base64.StdEncoding.EncodeToString(sum[:]))
@@ -309,7 +511,7 @@ func ossSetups() []ossSetup {
 			name: "path style (IP endpoint)",
 			build: func(t *testing.T, srv *httptest.Server, secret string, extra ...oss.ClientOption) *OSS {
 				t.Helper()
-				return mustOSS(t, OSSConfig{Endpoint: srv.URL, Bucket: testBucket, AccessKeyID: testAccessKeyID, AccessKeySecret: secret, Prefix: "media/"}, extra...)
+				return mustOSS(t, OSSConfig{Endpoint: srv.URL, Region: testRegion, Bucket: testBucket, AccessKeyID: testAccessKeyID, AccessKeySecret: secret, Prefix: "media/"}, extra...)
 			},
 			style: "path",
 			wantURL: func(srv *httptest.Server, object string) (string, string) {
@@ -321,7 +523,7 @@ func ossSetups() []ossSetup {
 			build: func(t *testing.T, srv *httptest.Server, secret string, extra ...oss.ClientOption) *OSS {
 				t.Helper()
 				opts := append([]oss.ClientOption{oss.HTTPClient(dialTo(srv.Listener.Addr().String()))}, extra...)
-				return mustOSS(t, OSSConfig{Endpoint: "http://" + testEndpointHost, Bucket: testBucket, AccessKeyID: testAccessKeyID, AccessKeySecret: secret, Prefix: "media"}, opts...)
+				return mustOSS(t, OSSConfig{Endpoint: "http://" + testEndpointHost, Region: testRegion, Bucket: testBucket, AccessKeyID: testAccessKeyID, AccessKeySecret: secret, Prefix: "media"}, opts...)
 			},
 			style: "virtual-host",
 			wantURL: func(_ *httptest.Server, object string) (string, string) {
@@ -412,14 +614,20 @@ func TestOSSWrongCredentialsFail(t *testing.T) {
 		wantCode string
 	}{
 		{"wrong secret", func(srv *httptest.Server) OSSConfig {
-			return OSSConfig{Endpoint: srv.URL, Bucket: testBucket, AccessKeyID: testAccessKeyID, AccessKeySecret: testAccessKeySecret + "x"}
+			return OSSConfig{Endpoint: srv.URL, Region: testRegion, Bucket: testBucket, AccessKeyID: testAccessKeyID, AccessKeySecret: testAccessKeySecret + "x"}
 		}, "SignatureDoesNotMatch"},
 		{"unknown key id", func(srv *httptest.Server) OSSConfig {
-			return OSSConfig{Endpoint: srv.URL, Bucket: testBucket, AccessKeyID: "LTAI5tNobody", AccessKeySecret: testAccessKeySecret}
+			return OSSConfig{Endpoint: srv.URL, Region: testRegion, Bucket: testBucket, AccessKeyID: "LTAI5tNobody", AccessKeySecret: testAccessKeySecret}
 		}, "InvalidAccessKeyId"},
 		{"wrong bucket", func(srv *httptest.Server) OSSConfig {
-			return OSSConfig{Endpoint: srv.URL, Bucket: "other-bucket", AccessKeyID: testAccessKeyID, AccessKeySecret: testAccessKeySecret}
+			return OSSConfig{Endpoint: srv.URL, Region: testRegion, Bucket: "other-bucket", AccessKeyID: testAccessKeyID, AccessKeySecret: testAccessKeySecret}
 		}, "NoSuchBucket"},
+		{"wrong region", func(srv *httptest.Server) OSSConfig {
+			return OSSConfig{Endpoint: srv.URL, Region: "cn-elsewhere", Bucket: testBucket, AccessKeyID: testAccessKeyID, AccessKeySecret: testAccessKeySecret}
+		}, "SignatureDoesNotMatch"},
+		{"V1 on a bucket that takes V4 only", func(srv *httptest.Server) OSSConfig {
+			return OSSConfig{Endpoint: srv.URL, SignVersion: "v1", Bucket: testBucket, AccessKeyID: testAccessKeyID, AccessKeySecret: testAccessKeySecret}
+		}, "AccessDenied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -447,9 +655,10 @@ func TestOSSWrongCredentialsFail(t *testing.T) {
 	}
 }
 
-// TestFakeOSSChecks shows the fake rejects requests a real OSS would, using a
-// signer written here rather than the SDK.
-func TestFakeOSSChecks(t *testing.T) {
+// TestFakeOSSChecksV1 shows the fake rejects V1 requests a real OSS would
+// (on a bucket that still accepts V1), using a signer written here rather
+// than the SDK.
+func TestFakeOSSChecksV1(t *testing.T) {
 	now := time.Now().UTC()
 	tests := []struct {
 		name       string
@@ -469,6 +678,7 @@ func TestFakeOSSChecks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake, srv := newFakeOSS(t)
+			fake.acceptV1 = true
 			body := []byte("hello oss")
 			req, err := http.NewRequest(http.MethodPut, srv.URL+"/"+testBucket+"/media/a.mp4", bytes.NewReader(body))
 			if err != nil {
@@ -577,7 +787,7 @@ func TestOSSPutFailures(t *testing.T) {
 }
 
 func TestNewOSSValidation(t *testing.T) {
-	good := OSSConfig{Endpoint: "oss-cn-hangzhou.aliyuncs.com", Bucket: "bkt", AccessKeyID: "id", AccessKeySecret: "secret"}
+	good := OSSConfig{Endpoint: "oss-cn-hangzhou.aliyuncs.com", Region: "cn-hangzhou", Bucket: "bkt", AccessKeyID: "id", AccessKeySecret: "secret"}
 	tests := []struct {
 		name    string
 		mutate  func(*OSSConfig)
@@ -586,8 +796,16 @@ func TestNewOSSValidation(t *testing.T) {
 		{"ok", func(*OSSConfig) {}, ""},
 		{"missing endpoint", func(c *OSSConfig) { c.Endpoint = "" }, "Endpoint is required"},
 		{"missing bucket", func(c *OSSConfig) { c.Bucket = " " }, "Bucket is required"},
-		{"missing key id", func(c *OSSConfig) { c.AccessKeyID = "" }, "AccessKeyID is required"},
-		{"missing secret", func(c *OSSConfig) { c.AccessKeySecret = "" }, "AccessKeySecret is required"},
+		{"missing key id", func(c *OSSConfig) { c.AccessKeyID = "" }, "go together"},
+		{"missing secret", func(c *OSSConfig) { c.AccessKeySecret = "" }, "go together"},
+		{"no credentials", func(c *OSSConfig) { c.AccessKeyID, c.AccessKeySecret = "", "" }, "credentials are required"},
+		{"no region for V4", func(c *OSSConfig) { c.Region = "" }, "Region is required"},
+		{"V1 needs no region", func(c *OSSConfig) { c.Region, c.SignVersion = "", "v1" }, ""},
+		{"unknown sign version", func(c *OSSConfig) { c.SignVersion = "v2" }, "SignVersion"},
+		{"signed URLs", func(c *OSSConfig) { c.URLMode, c.URLLifetime = "signed", time.Hour }, ""},
+		{"signed URLs with V1", func(c *OSSConfig) { c.URLMode, c.URLLifetime, c.SignVersion = "signed", time.Hour, "v1" }, "need SignVersion v4"},
+		{"signed URLs past 7 days", func(c *OSSConfig) { c.URLMode, c.URLLifetime = "signed", 8*24*time.Hour }, "URLLifetime"},
+		{"unknown URL mode", func(c *OSSConfig) { c.URLMode = "private" }, "URLMode"},
 		{"bad endpoint scheme", func(c *OSSConfig) { c.Endpoint = "ftp://oss.example.com" }, "Endpoint"},
 		{"bad prefix", func(c *OSSConfig) { c.Prefix = "../media" }, "Prefix"},
 		{"bad public url", func(c *OSSConfig) { c.PublicURL = "cdn.example.com" }, "PublicURL"},
@@ -627,7 +845,7 @@ func TestOSSURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o, err := NewOSS(OSSConfig{Endpoint: tt.endpoint, Bucket: "bkt", AccessKeyID: "id", AccessKeySecret: "s", Prefix: tt.prefix, PublicURL: tt.publicURL})
+			o, err := NewOSS(OSSConfig{Endpoint: tt.endpoint, Region: "cn-hangzhou", Bucket: "bkt", AccessKeyID: "id", AccessKeySecret: "s", Prefix: tt.prefix, PublicURL: tt.publicURL})
 			if err != nil {
 				t.Fatalf("NewOSS: %v", err)
 			}
