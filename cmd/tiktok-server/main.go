@@ -136,11 +136,14 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 
 	var mediaStore service.MediaStore
 	var mediaHandler http.Handler
+	mediaOrigin := publicURL // where the web client may load media from
 	switch cfg.Storage.Backend {
 	case "oss":
-		if mediaStore, err = newOSS(cfg.Storage.OSS, log); err != nil {
+		o, err := newOSS(cfg.Storage.OSS, log)
+		if err != nil {
 			return fmt.Errorf("storage.oss: %w", err)
 		}
+		mediaStore, mediaOrigin = o, o.Origin()
 	default:
 		local, err := storage.NewLocal(cfg.Storage.Local.Dir, publicURL)
 		if err != nil {
@@ -223,7 +226,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		Social:         controller.NewSocial(social, render, log),
 		Health:         controller.NewHealth(log, checks...),
 		Media:          mediaHandler,
-		Web:            webui.Handler(publicURL, cfg.Storage.OSS.PublicURL),
+		Web:            webui.Handler(publicURL, mediaOrigin),
 		Static: controller.NewStatic(map[string][]byte{
 			"avatar.png": media.DefaultAvatar(), "background.png": media.DefaultBackground(), "cover.jpg": media.DefaultCover(),
 		}),

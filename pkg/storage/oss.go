@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ type OSS struct {
 	prefix  string
 	baseURL string  // ends with "/"
 	signed  *signer // nil: public URLs
+	origin  string  // scheme and host of the URLs handed out
 }
 
 // NewOSS checks cfg and builds the client. It does not contact OSS: the SDK
@@ -158,8 +160,24 @@ func newOSS(cfg OSSConfig, extra ...oss.ClientOption) (*OSS, error) {
 			return bucket.SignURL(name, oss.HTTPGet, expiresIn)
 		}
 	}
-	return &OSS{bucket: bucket, prefix: prefix, baseURL: baseURL, signed: signed}, nil
+	origin := baseURL
+	if signed != nil {
+		// Presigned URLs name the bucket the way the SDK reaches it: as a
+		// virtual host of the endpoint, or in the path of an IP endpoint.
+		origin = eu.Scheme + "://" + cfg.Bucket + "." + eu.Host
+		if net.ParseIP(eu.Hostname()) != nil {
+			origin = eu.Scheme + "://" + eu.Host
+		}
+	}
+	if u, err := url.Parse(origin); err == nil {
+		origin = u.Scheme + "://" + u.Host
+	}
+	return &OSS{bucket: bucket, prefix: prefix, baseURL: baseURL, signed: signed, origin: origin}, nil
 }
+
+// Origin is the scheme and host clients fetch media from, for the web
+// client's Content-Security-Policy.
+func (o *OSS) Origin() string { return o.origin }
 
 // URL returns the URL a client downloads key from: public, or presigned
 // for the current window (see signer). When a URL cannot be signed

@@ -328,3 +328,27 @@ func TestOSSCredentialsFromAnECSRAMRole(t *testing.T) {
 		}
 	}
 }
+
+// The web client's CSP names the origin media come from.
+func TestOSSOrigin(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  OSSConfig
+		want string
+	}{
+		{OSSConfig{Endpoint: "oss-cn-hangzhou.aliyuncs.com"}, "https://bkt.oss-cn-hangzhou.aliyuncs.com"},
+		{OSSConfig{Endpoint: "oss-cn-hangzhou.aliyuncs.com", PublicURL: "https://cdn.example.com/app"}, "https://cdn.example.com"},
+		{OSSConfig{Endpoint: "http://oss-cn-hangzhou.aliyuncs.com", URLMode: "signed", URLLifetime: time.Hour}, "http://bkt.oss-cn-hangzhou.aliyuncs.com"},
+		{OSSConfig{Endpoint: "http://127.0.0.1:9000", URLMode: "signed", URLLifetime: time.Hour}, "http://127.0.0.1:9000"},
+	} {
+		tt.cfg.Region, tt.cfg.Bucket, tt.cfg.AccessKeyID, tt.cfg.AccessKeySecret = "cn-hangzhou", "bkt", "id", "secret"
+		if got := mustOSS(t, tt.cfg).Origin(); got != tt.want {
+			t.Errorf("Origin of %+v = %q, want %q", tt.cfg, got, tt.want)
+		}
+		if tt.cfg.URLMode == "signed" {
+			u, err := url.Parse(mustOSS(t, tt.cfg).URL("videos/a.mp4"))
+			if err != nil || u.Scheme+"://"+u.Host != tt.want {
+				t.Errorf("a signed URL %v is not on the origin %s", u, tt.want)
+			}
+		}
+	}
+}
