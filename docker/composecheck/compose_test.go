@@ -525,7 +525,8 @@ func TestDeployConfig(t *testing.T) {
 		"redis.addr", "redis.password", "redis.db",
 		"rabbitmq.url",
 		"storage.backend", "storage.local.dir",
-		"storage.oss.endpoint", "storage.oss.bucket", "storage.oss.access_key_id", "storage.oss.access_key_secret", "storage.oss.prefix", "storage.oss.public_url",
+		"storage.oss.endpoint", "storage.oss.region", "storage.oss.bucket", "storage.oss.credentials", "storage.oss.access_key_id",
+		"storage.oss.access_key_secret", "storage.oss.prefix", "storage.oss.public_url", "storage.oss.url_mode", "storage.oss.url_lifetime",
 		"upload.max_bytes", "upload.ffmpeg", "upload.cover_timeout",
 		"seed.demo",
 	}
