@@ -20,6 +20,7 @@ import (
 	"github.com/tiktok-lite/server/middleware"
 	"github.com/tiktok-lite/server/pkg/errcode"
 	"github.com/tiktok-lite/server/pkg/response"
+	"github.com/tiktok-lite/server/pkg/units"
 	"github.com/tiktok-lite/server/service"
 )
 
@@ -309,7 +310,7 @@ func (u *upload) spool(part io.Reader) error {
 	case err != nil:
 		return u.readError(err)
 	case n > u.h.limits.MaxBytes:
-		return errcode.TooLarge.WithMsg("the video is larger than " + humanBytes(u.h.limits.MaxBytes))
+		return errcode.TooLarge.WithMsg("the video is larger than " + units.Bytes(u.h.limits.MaxBytes))
 	}
 	return nil
 }
@@ -418,12 +419,4 @@ func (b *byteBudget) give(n int64) {
 	b.mu.Lock()
 	b.left += n
 	b.mu.Unlock()
-}
-
-func humanBytes(n int64) string {
-	const mib = 1 << 20
-	if n >= mib && n%mib == 0 {
-		return itoa(n/mib) + " MiB"
-	}
-	return itoa(n) + " bytes"
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,6 +16,7 @@ import (
 	"github.com/tiktok-lite/server/model"
 	"github.com/tiktok-lite/server/pkg/errcode"
 	"github.com/tiktok-lite/server/pkg/media"
+	"github.com/tiktok-lite/server/pkg/units"
 )
 
 // FeedSize is the most videos one feed page holds.
@@ -218,22 +218,9 @@ func (s *Videos) withinQuota(ctx context.Context, st Store, authorID int64, coun
 		return errcode.TooManyRequests.WithMsg(fmt.Sprintf("you have published the most videos one account may keep (%d)", s.quota.Videos))
 	}
 	if s.quota.Bytes > 0 && bytes > s.quota.Bytes {
-		return errcode.TooManyRequests.WithMsg(fmt.Sprintf("this video would take your account past its storage quota of %s", humanSize(s.quota.Bytes)))
+		return errcode.TooManyRequests.WithMsg(fmt.Sprintf("this video would take your account past its storage quota of %s", units.Bytes(s.quota.Bytes)))
 	}
 	return nil
-}
-
-// humanSize writes n bytes in the largest binary unit that fits.
-func humanSize(n int64) string {
-	for _, u := range []struct {
-		name string
-		size int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.size {
-			return strconv.FormatFloat(float64(n)/float64(u.size), 'f', -1, 64) + " " + u.name
-		}
-	}
-	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // cover returns a frame of the video, or nil to use the default cover: a

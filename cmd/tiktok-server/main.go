@@ -57,6 +57,16 @@ func main() {
 const bcryptCost = 10
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "transfer":
+			return runTransfer(ctx, args[1:], stdout)
+		case "backup":
+			return runBackup(ctx, args[1:], stdout)
+		case "restore":
+			return runRestore(ctx, args[1:], stdout)
+		}
+	}
 	fs := flag.NewFlagSet("tiktok-server", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	configPath := fs.String("config", "", "path of the YAML configuration (default "+config.DefaultPath+" when present)")
@@ -134,22 +144,9 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 	passwords := auth.NewPasswords(bcryptCost)
 
-	var mediaStore service.MediaStore
-	var mediaHandler http.Handler
-	mediaOrigin := publicURL // where the web client may load media from
-	switch cfg.Storage.Backend {
-	case "oss":
-		o, err := newOSS(cfg.Storage.OSS, log)
-		if err != nil {
-			return fmt.Errorf("storage.oss: %w", err)
-		}
-		mediaStore, mediaOrigin = o, o.Origin()
-	default:
-		local, err := storage.NewLocal(cfg.Storage.Local.Dir, publicURL)
-		if err != nil {
-			return fmt.Errorf("storage.local: %w", err)
-		}
-		mediaStore, mediaHandler = local, local.Handler()
+	files, err := openMedia(cfg, publicURL, log)
+	if err != nil {
+		return err
 	}
 	var covers service.CoverMaker
 	if c := media.NewCovers(cfg.Upload.FFmpeg, cfg.Upload.CoverTimeout); c.Available() {
@@ -178,12 +175,12 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 	defer stopCache()
 	checks = append(checks, reads.checks...)
-	present := service.NewPresenter(mediaStore, publicURL, time.Local)
+	present := service.NewPresenter(files, publicURL, time.Local)
 	users, err := service.NewUsers(store, reads.Cache, present, reads.Cache, tokens, passwords)
 	if err != nil {
 		return err
 	}
-	videos := service.NewVideos(store, reads.Cache, present, mediaStore, covers, sniff, reads.Cache,
+	videos := service.NewVideos(store, reads.Cache, present, files, covers, sniff, reads.Cache,
 		service.Quota{Videos: cfg.Upload.QuotaVideos, Bytes: cfg.Upload.QuotaBytes}, log)
 	interactions := service.NewInteractions(store, reads.Cache, present, reads.Cache)
 	social := service.NewSocial(store, reads.Cache, present, reads.Cache)
@@ -225,8 +222,8 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		Interaction:    controller.NewInteraction(interactions, render, log),
 		Social:         controller.NewSocial(social, render, log),
 		Health:         controller.NewHealth(log, checks...),
-		Media:          mediaHandler,
-		Web:            webui.Handler(publicURL, mediaOrigin),
+		Media:          files.handler,
+		Web:            webui.Handler(publicURL, files.origin),
 		Static: controller.NewStatic(map[string][]byte{
 			"avatar.png": media.DefaultAvatar(), "background.png": media.DefaultBackground(), "cover.jpg": media.DefaultCover(),
 		}),
@@ -300,6 +297,36 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// mediaStore is the configured media backend with what the routes need.
+type mediaStore struct {
+	mediaBackend
+	handler http.Handler // serves local media under /media/; nil for OSS
+	origin  string       // where clients fetch media from
+}
+
+// mediaBackend is what the services and a transfer use of a backend.
+type mediaBackend interface {
+	service.MediaStore
+	service.Media
+}
+
+// openMedia builds the configured media backend; publicURL is the base of
+// local media URLs.
+func openMedia(cfg *config.Config, publicURL string, log *zap.Logger) (*mediaStore, error) {
+	if cfg.Storage.Backend == "oss" {
+		o, err := newOSS(cfg.Storage.OSS, log)
+		if err != nil {
+			return nil, fmt.Errorf("storage.oss: %w", err)
+		}
+		return &mediaStore{mediaBackend: o, origin: o.Origin()}, nil
+	}
+	local, err := storage.NewLocal(cfg.Storage.Local.Dir, publicURL)
+	if err != nil {
+		return nil, fmt.Errorf("storage.local: %w", err)
+	}
+	return &mediaStore{mediaBackend: local, handler: local.Handler(), origin: publicURL}, nil
 }
 
 // newOSS builds the OSS backend with its credentials.

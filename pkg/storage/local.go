@@ -174,6 +174,32 @@ func writeAll(ctx context.Context, f *os.File, r io.Reader, size int64) error {
 	return nil
 }
 
+// Open returns the object stored as key and its size; the caller closes
+// it. A missing key is fs.ErrNotExist.
+func (l *Local) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	if err := ValidKey(key); err != nil {
+		return nil, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	root, err := os.OpenRoot(l.dir)
+	if err != nil {
+		return nil, 0, fmt.Errorf("local storage: open dir: %w", err)
+	}
+	defer root.Close() // an open file outlives its root
+	f, err := root.Open(key)
+	if err != nil {
+		return nil, 0, fmt.Errorf("local storage: open %s: %w", key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		closeQuietly(f)
+		return nil, 0, fmt.Errorf("local storage: open %s: %w", key, errors.Join(err, fs.ErrNotExist))
+	}
+	return f, fi.Size(), nil
+}
+
 // Delete removes key. A missing key is not an error; a key naming a
 // directory is.
 func (l *Local) Delete(ctx context.Context, key string) error {

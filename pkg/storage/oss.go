@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -240,6 +241,27 @@ func checkDrained(r io.Reader) error {
 		return fmt.Errorf("oss storage: read: %w", err)
 	}
 	return nil
+}
+
+// Open returns the object stored as key and its size; the caller closes
+// it.
+func (o *OSS) Open(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	if err := ValidKey(key); err != nil {
+		return nil, 0, err
+	}
+	meta, err := o.bucket.GetObjectMeta(o.prefix+key, oss.WithContext(ctx))
+	if err != nil {
+		return nil, 0, fmt.Errorf("oss storage: stat %s: %w", key, err)
+	}
+	size, err := strconv.ParseInt(meta.Get("Content-Length"), 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("oss storage: stat %s: no length: %w", key, err)
+	}
+	body, err := o.bucket.GetObject(o.prefix+key, oss.WithContext(ctx))
+	if err != nil {
+		return nil, 0, fmt.Errorf("oss storage: get %s: %w", key, err)
+	}
+	return body, size, nil
 }
 
 // Delete removes key; OSS answers success for a missing object too.
