@@ -58,20 +58,35 @@ const bcryptCost = 10
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) > 0 {
-		switch args[0] {
-		case "transfer":
-			return runTransfer(ctx, args[1:], stdout)
-		case "backup":
-			return runBackup(ctx, args[1:], stdout)
-		case "restore":
-			return runRestore(ctx, args[1:], stdout)
+		sub, ok := map[string]func(context.Context, []string, io.Writer) error{
+			"transfer": runTransfer, "backup": runBackup, "restore": runRestore,
+		}[args[0]]
+		if ok {
+			if err := sub(ctx, args[1:], stdout); !errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return nil
 		}
 	}
 	fs := flag.NewFlagSet("tiktok-server", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	configPath := fs.String("config", "", "path of the YAML configuration (default "+config.DefaultPath+" when present)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintln(stdout, `usage: tiktok-server [--config FILE]   serve the API
+       tiktok-server transfer --config SOURCE.yaml --to TARGET.yaml [--resume]
+                                        copy every row and media object to another install, verified
+       tiktok-server backup --config FILE --out BACKUP.tar.gz
+                                        a consistent archive while the server runs
+       tiktok-server restore --config FILE --in BACKUP.tar.gz
+                                        into an empty data directory
+Each subcommand takes --help. Every setting is also a TIKTOK_* variable.`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if *showVersion {

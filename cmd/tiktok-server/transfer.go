@@ -151,4 +151,3 @@ func printReport(w io.Writer, r *service.TransferReport) {
 	}
 	fmt.Fprintf(w, "media: %d objects, %s\n", r.Objects, units.Bytes(r.MediaBytes))
 }
-
