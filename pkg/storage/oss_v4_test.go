@@ -352,3 +352,58 @@ func TestOSSOrigin(t *testing.T) {
 		}
 	}
 }
+
+// What a transfer does with media, between a local directory and a
+// private V4 bucket, both ways: Open on one side, Put on the other, and
+// the bytes, types and dispositions arrive whole.
+func TestOSSAndLocalCopyEachOther(t *testing.T) {
+	fake, srv := newFakeOSS(t)
+	o := mustOSS(t, OSSConfig{Endpoint: srv.URL, Region: testRegion, Bucket: testBucket, AccessKeyID: testAccessKeyID,
+		AccessKeySecret: testAccessKeySecret, Prefix: "media", URLMode: "signed", URLLifetime: time.Hour})
+	local, err := NewLocal(t.TempDir(), "http://localhost:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	data := testData(70_000)
+	const key = "videos/2026/12/01/moved.mp4"
+	if err := local.Put(ctx, key, bytes.NewReader(data), int64(len(data)), "video/mp4"); err != nil {
+		t.Fatal(err)
+	}
+	copyOne := func(from interface {
+		Open(context.Context, string) (io.ReadCloser, int64, error)
+	}, to interface {
+		Put(context.Context, string, io.Reader, int64, string) error
+	}) {
+		t.Helper()
+		r, size, err := from.Open(ctx, key)
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		defer r.Close()
+		if err := to.Put(ctx, key, r, size, ""); err != nil {
+			t.Fatalf("put: %v", err)
+		}
+	}
+	copyOne(local, o)
+	got, ok := fake.object("media/" + key)
+	if !ok || !bytes.Equal(got.data, data) || got.contentType != "video/mp4" || got.disposition != "inline" {
+		t.Fatalf("in the bucket: %v, %d bytes, %q, %q", ok, len(got.data), got.contentType, got.disposition)
+	}
+	back, err := NewLocal(t.TempDir(), "http://localhost:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyOne(o, back)
+	r, _, err := back.Open(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if b, err := io.ReadAll(r); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("back from the bucket: %d bytes, %v", len(b), err)
+	}
+	if _, _, err := o.Open(ctx, "videos/missing.mp4"); err == nil {
+		t.Fatal("Open of a missing object succeeded")
+	}
+}
