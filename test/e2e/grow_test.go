@@ -206,6 +206,32 @@ func TestTransferEmbeddedToFullStack(t *testing.T) {
 	if err := db.QueryRow("SELECT COUNT(*) FROM comments").Scan(&comments); err != nil || comments != len(c.names)*len(c.videos) {
 		t.Errorf("comments on the target: %d (%v), want %d: copied twice or lost", comments, err, len(c.names)*len(c.videos))
 	}
+	moved.stop()
+
+	// The other way, MySQL to SQLite (a local copy of production), is the
+	// same code.
+	backDir := t.TempDir()
+	back := writeConfig(t, t.TempDir(), fmt.Sprintf("data_dir: %s\n", backDir))
+	if out, err := command(t, "transfer", "--config", dst, "--to", back); err != nil {
+		t.Fatalf("transfer MySQL to SQLite: %v\n%s", err, out)
+	}
+	local := start(t, backDir)
+	got = c.answers(t, local)
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s after the way back:\n got %s\nwant %s", k, got[k], w)
+		}
+	}
+	local.stop()
+
+	// A target that disagrees with its rows fails the verification.
+	if _, err := db.Exec("UPDATE users SET follower_count = follower_count + 1 WHERE id = ?", c.ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	out, err = command(t, "transfer", "--config", src, "--to", dst, "--resume")
+	if err == nil || !strings.Contains(out, "users.follower_count") || !strings.Contains(out, "WRONG") {
+		t.Errorf("transfer onto a target with a wrong counter: %v, want a failed verification naming it\n%s", err, out)
+	}
 }
 
 // fullStackEnv is the full stack's environment without a database.
