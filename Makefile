@@ -5,20 +5,29 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: run build test vet fmt release clean postman postman-fullstack e2e-web bench fuzz fault soak
+.PHONY: help run build test vet fmt release clean postman postman-fullstack e2e-web bench fuzz fault soak
+.DEFAULT_GOAL := help
+
+## help: this list (also what a bare `make` prints)
+help:
+	@awk '/^## / { sub(/^## /, ""); split($$0, a, ": "); if (a[2] != "") printf "  make %-18s %s\n", a[1], substr($$0, length(a[1]) + 3); else printf "  %-23s %s\n", "", $$0 }' $(MAKEFILE_LIST)
 
 ## run: serve on the embedded default (SQLite, local media) at :8080
+## (built first, then run, so Ctrl-C stops the server and nothing else)
 run:
-	$(GO) run ./cmd/tiktok-server
+	@mkdir -p bin
+	$(GO) build -o bin/tiktok-server-dev ./cmd/tiktok-server
+	exec bin/tiktok-server-dev
 
 ## build: a static binary in bin/
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tiktok-server
 
 ## test: every Go test with the race detector, against the real MariaDB,
-## Redis and RabbitMQ (addresses in TIKTOK_TEST_* variables; local defaults)
+## Redis and RabbitMQ (addresses in TIKTOK_TEST_* variables; local defaults),
+## closing with what passed, failed and was skipped, and why
 test: vet
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) run ./test/summary $(GO) test -race -count=1 -timeout 15m ./...
 
 ## vet: go vet and a gofmt check
 vet:

@@ -71,8 +71,10 @@ func New(d Deps) (*gin.Engine, error) {
 	}
 	r.GET("/static/*file", gin.WrapH(http.StripPrefix("/static/", d.Static)))
 	if d.Web != nil {
-		r.GET("/", gin.WrapH(d.Web))
-		r.GET("/web/*file", gin.WrapH(d.Web))
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			r.Handle(method, "/", gin.WrapH(d.Web))
+			r.Handle(method, "/web/*file", gin.WrapH(d.Web))
+		}
 	}
 
 	guest, user := d.Auth.Optional(), d.Auth.Required()

@@ -89,6 +89,9 @@ Each subcommand takes --help. Every setting is also a TIKTOK_* variable.`)
 		}
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unknown argument %q: see tiktok-server --help", fs.Arg(0))
+	}
 	if *showVersion {
 		fmt.Fprintf(stdout, "tiktok-server %s (commit %s)\n", version, commit)
 		return nil
@@ -283,6 +286,8 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 	defer stopMetrics()
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("public_url", publicURL))
+	log.Info("the web client is at "+publicURL+"/; change the port with TIKTOK_SERVER_ADDR (e.g. TIKTOK_SERVER_ADDR=:9090)",
+		firstRunFields(cfg)...)
 	// Whoever waits for the server to come up reads this line: write it
 	// out now rather than with the next flush of the log buffer.
 	if err := log.Sync(); err != nil {
@@ -359,6 +364,31 @@ func newOSS(o config.OSSStore, log *zap.Logger) (*storage.OSS, error) {
 		sc.Provider = p
 	}
 	return storage.NewOSS(sc)
+}
+
+// firstRunFields say where this server keeps what it made, for whoever
+// just typed make run.
+func firstRunFields(cfg *config.Config) []zap.Field {
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	fields := []zap.Field{zap.String("data_dir", abs(cfg.DataDir))}
+	if cfg.Embedded() {
+		fields = append(fields, zap.String("database", abs(cfg.Database.DSN)))
+	}
+	if cfg.Storage.Backend == "local" {
+		fields = append(fields, zap.String("media", abs(cfg.Storage.Local.Dir)))
+	}
+	if cfg.JWT.Secret == "" {
+		fields = append(fields, zap.String("jwt_secret", abs(filepath.Join(cfg.DataDir, "jwt.secret"))))
+	}
+	if cfg.Log.File != "" {
+		fields = append(fields, zap.String("log_file", abs(cfg.Log.File)))
+	}
+	return fields
 }
 
 // limiter allows n requests per period per key: in Redis, so that the

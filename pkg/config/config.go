@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -312,6 +314,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
 		dc.ErrorUnused = true
 		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			durationsNeedAUnit,
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
 		)
@@ -326,6 +329,24 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// durationsNeedAUnit refuses a bare number for a duration: YAML's 30 would
+// otherwise become 30 nanoseconds.
+func durationsNeedAUnit(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	switch from.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return nil, fmt.Errorf("%v has no unit: write it as a duration such as 30s, 500ms or 10m", data)
+	case reflect.String:
+		if _, err := strconv.ParseFloat(strings.TrimSpace(data.(string)), 64); err == nil {
+			return nil, fmt.Errorf("%q has no unit: write it as a duration such as 30s, 500ms or 10m", data)
+		}
+	}
+	return data, nil
 }
 
 // DefaultPath is the embedded default, relative to the working directory.

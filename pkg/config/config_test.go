@@ -112,6 +112,8 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"mysql sample secret", map[string]string{"TIKTOK_DATABASE_DRIVER": "mysql", "TIKTOK_DATABASE_DSN": "u@tcp(h)/d", "TIKTOK_JWT_SECRET": SampleJWTSecret}, "", "jwt.secret"},
 		{"mysql short secret", map[string]string{"TIKTOK_DATABASE_DRIVER": "mysql", "TIKTOK_DATABASE_DSN": "u@tcp(h)/d", "TIKTOK_JWT_SECRET": "short"}, "", "jwt.secret"},
 		{"duration", map[string]string{"TIKTOK_SERVER_SHUTDOWN_TIMEOUT": "soon"}, "", "shutdown_timeout"},
+		{"duration without a unit in YAML", nil, "server:\n  request_timeout: 30\n", "request_timeout"},
+		{"duration without a unit in a variable", map[string]string{"TIKTOK_SERVER_REQUEST_TIMEOUT": "30"}, "", "request_timeout"},
 		{"public url", map[string]string{"TIKTOK_SERVER_PUBLIC_URL": "localhost:8080"}, "", "server.public_url"},
 		{"oss", map[string]string{"TIKTOK_STORAGE_BACKEND": "oss"}, "", "storage.oss.bucket"},
 		{"oss without region", ossEnv(nil, "TIKTOK_STORAGE_OSS_REGION"), "", "storage.oss.region"},
