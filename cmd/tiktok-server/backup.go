@@ -30,7 +30,7 @@ func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Usage()
 		return errors.New("backup: --out is required")
 	}
-	cfg, err := config.Load(*configPath, os.Getenv) // the server's own settings, as it reads them
+	cfg, err := config.LoadEnv(*configPath, os.LookupEnv) // the server's own settings, as it reads them
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func runRestore(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Usage()
 		return errors.New("restore: --in is required")
 	}
-	cfg, err := config.Load(*configPath, os.Getenv)
+	cfg, err := config.LoadEnv(*configPath, os.LookupEnv)
 	if err != nil {
 		return err
 	}

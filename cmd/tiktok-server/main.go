@@ -47,7 +47,7 @@ var (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "tiktok-server:", err)
 		os.Exit(1)
 	}
@@ -56,7 +56,7 @@ func main() {
 // bcryptCost is bcrypt's default: about 50 ms a hash on a small VM.
 const bcryptCost = 10
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout io.Writer) error {
 	if len(args) > 0 {
 		sub, ok := map[string]func(context.Context, []string, io.Writer) error{
 			"transfer": runTransfer, "backup": runBackup, "restore": runRestore,
@@ -96,7 +96,7 @@ Each subcommand takes --help. Every setting is also a TIKTOK_* variable.`)
 		fmt.Fprintf(stdout, "tiktok-server %s (commit %s)\n", version, commit)
 		return nil
 	}
-	cfg, err := config.Load(*configPath, getenv)
+	cfg, err := config.LoadEnv(*configPath, lookupEnv)
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	social := service.NewSocial(store, reads.Cache, present, reads.Cache)
 
 	tmpDir := filepath.Join(cfg.DataDir, "tmp")
-	if cfg.Seed.Demo && cfg.Embedded() {
+	if cfg.Seed.Demo {
 		seeded, err := service.SeedDemo(ctx, store, users, videos, media.SampleVideo(), tmpDir)
 		if err != nil {
 			return err

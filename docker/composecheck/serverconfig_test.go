@@ -1,6 +1,8 @@
 package composecheck
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -44,6 +46,9 @@ func envFile(t *testing.T, path string) map[string]string {
 		if !ok {
 			t.Errorf("%s: line %q is not KEY=VALUE", path, line)
 			continue
+		}
+		if len(value) >= 2 && value[0] == '\'' && value[len(value)-1] == '\'' {
+			value = value[1 : len(value)-1] // systemd drops the quotes, as a shell does
 		}
 		out[key] = value
 	}
@@ -108,13 +113,27 @@ func TestServerAcceptsComposeEnvironment(t *testing.T) {
 }
 
 // TestServerAcceptsDeployConfig loads .config/deploy/config.yaml with the
-// env file an operator fills in from env.example.
+// env file an operator fills in from env.example, once the placeholders
+// of the guide are replaced, and refuses them while they are there.
 func TestServerAcceptsDeployConfig(t *testing.T) {
 	env := envFile(t, filepath.Join(deployDir, "env.example"))
 	env["TIKTOK_JWT_SECRET"] = testJWTSecret
 	getenv := func(k string) string { return env[k] }
+	file := filepath.Join(deployDir, "config.yaml")
+	if _, err := config.Load(file, getenv); err == nil || !strings.Contains(err.Error(), "VM_IP") || !strings.Contains(err.Error(), "CHANGE_ME") {
+		t.Errorf("the deploy files with their placeholders: %v, want both refused", err)
+	}
+	// What the guide's steps do: sed on VM_IP, passwords in the env file.
+	raw := strings.ReplaceAll(string(readFile(t, file)), "http://VM_IP", "http://203.0.113.7")
+	file = filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(file, []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range env {
+		env[k] = strings.ReplaceAll(v, "CHANGE_ME", "s3cret")
+	}
 
-	cfg, err := config.Load(filepath.Join(deployDir, "config.yaml"), getenv)
+	cfg, err := config.Load(file, getenv)
 	if err != nil {
 		t.Fatalf("config.Load(deploy config.yaml): %v", err)
 	}
@@ -127,7 +146,23 @@ func TestServerAcceptsDeployConfig(t *testing.T) {
 
 	// Without the secret the server must refuse to start.
 	delete(env, "TIKTOK_JWT_SECRET")
-	if _, err := config.Load(filepath.Join(deployDir, "config.yaml"), getenv); err == nil || !strings.Contains(err.Error(), "jwt.secret") {
+	if _, err := config.Load(file, getenv); err == nil || !strings.Contains(err.Error(), "jwt.secret") {
 		t.Errorf("config.Load without TIKTOK_JWT_SECRET error = %v, want a jwt.secret error", err)
+	}
+}
+
+// The env file reads the same in a shell as in systemd, so an operator can
+// source it to run the binary by hand.
+func TestEnvFileSourcesInAShell(t *testing.T) {
+	path := filepath.Join(deployDir, "env.example")
+	want := envFile(t, path)
+	for key, value := range want {
+		out, err := exec.Command("bash", "-c", `set -a; . "$1"; printf %s "${!2}"`, "bash", path, key).CombinedOutput()
+		if err != nil {
+			t.Fatalf("source %s in bash: %v: %s", path, err, out)
+		}
+		if string(out) != value {
+			t.Errorf("%s is %q in a shell, %q for systemd", key, out, value)
+		}
 	}
 }

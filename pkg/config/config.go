@@ -292,10 +292,21 @@ func EnvName(key string) string {
 	return "TIKTOK_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-// Load reads the file at path (optional when path is empty and the
-// default file is absent), applies TIKTOK_* variables from getenv, and
-// validates the result.
+// Load is LoadEnv with a getenv that cannot tell an empty variable from
+// an unset one: an empty value there leaves the setting as it is.
 func Load(path string, getenv func(string) string) (*Config, error) {
+	return LoadEnv(path, func(k string) (string, bool) {
+		v := getenv(k)
+		return v, v != ""
+	})
+}
+
+// LoadEnv reads the file at path (optional when path is empty and the
+// default file is absent), applies the TIKTOK_* variables that lookup
+// finds (os.LookupEnv), and validates the result. A variable set to the
+// empty string sets its key to empty: TIKTOK_REDIS_ADDR= switches Redis
+// off, whatever the file says.
+func LoadEnv(path string, lookup func(string) (string, bool)) (*Config, error) {
 	v := viper.New()
 	for k, val := range defaults() {
 		v.SetDefault(k, val)
@@ -306,7 +317,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	// Reading the variables through getenv rather than viper.AutomaticEnv
 	// keeps the process environment out of tests.
 	for k := range defaults() {
-		if val := getenv(EnvName(k)); val != "" {
+		if val, ok := lookup(EnvName(k)); ok {
 			v.Set(k, val)
 		}
 	}
@@ -415,6 +426,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.Addr == "" {
 		bad("server.addr", "must not be empty")
+	}
+	for _, f := range []struct{ key, val string }{
+		{"server.public_url", c.Server.PublicURL}, {"database.dsn", c.Database.DSN}, {"rabbitmq.url", c.RabbitMQ.URL},
+		{"storage.oss.public_url", c.Storage.OSS.PublicURL},
+	} {
+		for _, placeholder := range []string{"VM_IP", "CHANGE_ME"} {
+			if strings.Contains(f.val, placeholder) {
+				bad(f.key, "still holds the placeholder %s from the deploy guide: put in the real value", placeholder)
+			}
+		}
 	}
 	if c.Server.Metrics && c.Server.MetricsAddr == "" {
 		bad("server.metrics_addr", "must be an address such as 127.0.0.1:9464 while server.metrics is true")

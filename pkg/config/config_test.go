@@ -184,3 +184,39 @@ func TestTracing(t *testing.T) {
 		})
 	}
 }
+
+// An empty variable switches its setting off, whatever the file says;
+// Load, which cannot see the difference, leaves the file's value.
+func TestEmptyVariableSwitchesOff(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("redis:\n  addr: 127.0.0.1:6379\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadEnv(path, func(k string) (string, bool) { return "", k == "TIKTOK_REDIS_ADDR" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Addr != "" {
+		t.Errorf("TIKTOK_REDIS_ADDR= left redis.addr = %q, want it off", cfg.Redis.Addr)
+	}
+	cfg, err = Load(path, env(map[string]string{"TIKTOK_REDIS_ADDR": ""}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Addr != "127.0.0.1:6379" {
+		t.Errorf("Load with an empty getenv value changed redis.addr to %q", cfg.Redis.Addr)
+	}
+}
+
+// The deploy guide's placeholders cannot start a server.
+func TestPlaceholdersRefused(t *testing.T) {
+	for key, val := range map[string]string{
+		"TIKTOK_SERVER_PUBLIC_URL": "http://VM_IP",
+		"TIKTOK_RABBITMQ_URL":      "amqp://tiktok:CHANGE_ME@127.0.0.1:5672/",
+	} {
+		_, err := Load("", env(map[string]string{key: val}))
+		if err == nil || !strings.Contains(err.Error(), "placeholder") {
+			t.Errorf("%s=%s: %v, want the placeholder refused", key, val, err)
+		}
+	}
+}
