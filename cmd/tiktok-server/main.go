@@ -80,7 +80,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
                                         a consistent archive while the server runs
        tiktok-server restore --config FILE --in BACKUP.tar.gz
                                         into an empty data directory
-Each subcommand takes --help. Every setting is also a TIKTOK_* variable.`)
+Each subcommand takes --help. Every setting is also a TIKTOK_* variable: the table of
+keys, defaults and variables is in README.md, section Configuration.`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -24,7 +24,7 @@ func New(cfg config.Log, console io.Writer) (*zap.Logger, func() error, error) {
 	}
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
-	encCfg.EncodeDuration = zapcore.MillisDurationEncoder
+	encCfg.EncodeDuration = zapcore.StringDurationEncoder // "1.31ms", "15s": the unit travels with the number
 
 	consoleEnc := zapcore.NewJSONEncoder(encCfg)
 	if cfg.Format == "console" {

@@ -103,3 +103,19 @@ func messages(t *testing.T, out string) []string {
 	}
 	return msgs
 }
+
+// Durations in the log carry their unit.
+func TestDurationsCarryTheirUnit(t *testing.T) {
+	var buf bytes.Buffer
+	log, closeLog, err := New(config.Log{Level: "info", Format: "json"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("x", zap.Duration("latency", 1311*time.Microsecond))
+	if err := closeLog(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"latency":"1.311ms"`) {
+		t.Errorf("log line %s: want the duration with its unit", buf.String())
+	}
+}
