@@ -71,11 +71,16 @@ func keyAfter(key []string, after []any) (string, []any) {
 	return "(" + key[0] + " > ? OR (" + key[0] + " = ? AND " + key[1] + " > ?))", []any{after[0], after[0], after[1]}
 }
 
-// KeyOf is the key of row r in t.
+// KeyOf is the key of row r in t. A driver that reads numbers as text
+// ([]byte) gives the same key, and the same KeySum, as one that reads them
+// as numbers.
 func KeyOf(t Table, r Row) []any {
 	out := make([]any, len(t.Key))
 	for i, c := range t.Key {
 		out[i] = r[c]
+		if b, ok := out[i].([]byte); ok {
+			out[i] = string(b)
+		}
 	}
 	return out
 }
