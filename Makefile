@@ -16,7 +16,7 @@ help:
 ## (built first, then run, so Ctrl-C stops the server and nothing else)
 run:
 	@mkdir -p bin
-	$(GO) build -o bin/tiktok-server-dev ./cmd/tiktok-server
+	$(GO) build -ldflags '-X main.version=$(VERSION) -X main.commit=$(COMMIT)' -o bin/tiktok-server-dev ./cmd/tiktok-server
 	exec bin/tiktok-server-dev
 
 ## build: a static binary in bin/

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -51,6 +52,28 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tiktok-server:", err)
 		os.Exit(1)
 	}
+}
+
+// buildVersion is the version and commit set by make build or make
+// release, or else what the Go toolchain recorded of the checkout it built
+// from (go build and go run in a git work tree).
+func buildVersion() (string, string) {
+	v, c := version, commit
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v, c
+	}
+	if v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		v = info.Main.Version
+	}
+	if c == "unknown" {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 7 {
+				c = s.Value[:7]
+			}
+		}
+	}
+	return v, c
 }
 
 // bcryptCost is bcrypt's default: about 50 ms a hash on a small VM.
@@ -94,7 +117,8 @@ keys, defaults and variables is in README.md, section Configuration.`)
 		return fmt.Errorf("unknown argument %q: see tiktok-server --help", fs.Arg(0))
 	}
 	if *showVersion {
-		fmt.Fprintf(stdout, "tiktok-server %s (commit %s)\n", version, commit)
+		v, c := buildVersion()
+		fmt.Fprintf(stdout, "tiktok-server %s (commit %s)\n", v, c)
 		return nil
 	}
 	cfg, err := config.LoadEnv(*configPath, lookupEnv)
