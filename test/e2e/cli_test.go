@@ -27,6 +27,9 @@ func TestCommandLine(t *testing.T) {
 			t.Errorf("%s --help: %v\n%s", sub, err, out)
 		}
 	}
+	if out, err := command(t, "--version"); err != nil || !strings.HasPrefix(out, "tiktok-server ") || !strings.Contains(out, "commit") {
+		t.Errorf("--version: %v\n%s", err, out)
+	}
 	if out, err := command(t, "--config", "/nonexistent.yaml"); err == nil || !strings.Contains(out, "nonexistent.yaml") {
 		t.Errorf("a missing config file: %v\n%s", err, out)
 	}
