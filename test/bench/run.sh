@@ -20,7 +20,7 @@
 #   BENCH_SERVER_ENV   extra KEY=VALUE words for the server's environment
 #   BENCH_PROFILE_URL  a pprof CPU profile URL of the server: every measured
 #                      run of the server is profiled into results/profiles/
-#   TIKTOK_TEST_MYSQL_HOST/PORT/USER, TIKTOK_TEST_REDIS_ADDR,
+#   TIKTOK_TEST_MYSQL_DSN, TIKTOK_TEST_REDIS_ADDR,
 #   TIKTOK_TEST_AMQP_URL   the services (local defaults)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -45,9 +45,8 @@ if [[ "${BENCH_QUICK:-}" == 1 ]]; then
 fi
 secs="${dur%s}"
 
-mysql_host="${TIKTOK_TEST_MYSQL_HOST:-127.0.0.1}"
-mysql_port="${TIKTOK_TEST_MYSQL_PORT:-3306}"
-mysql_user="${TIKTOK_TEST_MYSQL_USER:-root}"
+# shellcheck source=../lib/mysql.sh
+. "$here/../lib/mysql.sh"
 redis_addr="${TIKTOK_TEST_REDIS_ADDR:-127.0.0.1:6379}"
 amqp_url="${TIKTOK_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 
@@ -65,7 +64,6 @@ mkdir -p "$results_dir"
 results="$work/results.txt"
 : >"$results"
 
-sql() { timeout 60 mysql -h "$mysql_host" -P "$mysql_port" -u "$mysql_user" ${MYSQL_PWD:+-p"$MYSQL_PWD"} -N -e "$1"; }
 log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
 
 pids=()
@@ -111,7 +109,7 @@ base_env=(PATH="$PATH" HOME="${HOME:-/tmp}" TIKTOK_LOG_LEVEL=warn TIKTOK_RATELIM
 read -r -a extra_env <<<"${BENCH_SERVER_ENV:-}"
 full_env=("${base_env[@]}" TIKTOK_DATA_DIR="$work/full"
   TIKTOK_DATABASE_DRIVER=mysql
-  TIKTOK_DATABASE_DSN="$mysql_user:${MYSQL_PWD:-}@tcp($mysql_host:$mysql_port)/$db?charset=utf8mb4&parseTime=true&loc=UTC"
+  TIKTOK_DATABASE_DSN="$(dsn_for "$db")"
   TIKTOK_JWT_SECRET="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
   TIKTOK_REDIS_ADDR="$redis_addr" TIKTOK_REDIS_PREFIX="$prefix"
   TIKTOK_RABBITMQ_URL="$amqp_url" TIKTOK_RABBITMQ_QUEUE="$queue")
@@ -220,7 +218,7 @@ read_routes=(feed_user feed_guest user_info publish_list favorite_list comment_l
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -m | awk '/Mem:/ {printf "%.1f GB", $2/1024}') memory; wrk, server, MariaDB, Redis and RabbitMQ on the same machine"
-  echo "versions: $(go version | cut -d' ' -f3), MariaDB $(sql 'SELECT VERSION()'), Redis $(redis-cli -u "redis://$redis_addr" info server | awk -F: '/redis_version/ {print $2}' | tr -d '\r'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+  echo "versions: $(go version | cut -d' ' -f3), MariaDB $(sql 'SELECT VERSION()' -N), Redis $(redis-cli -u "redis://$redis_addr" info server | awk -F: '/redis_version/ {print $2}' | tr -d '\r'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
   echo "wrk: $threads threads, $conns connections, $dur per run after a $warm warm-up"
   echo "data set: ${sizes[*]}; $pool users logged in; $lines request targets per read route"
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

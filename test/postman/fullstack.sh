@@ -7,15 +7,13 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
-mysql_host="${TIKTOK_TEST_MYSQL_HOST:-127.0.0.1}"
-mysql_port="${TIKTOK_TEST_MYSQL_PORT:-3306}"
-mysql_user="${TIKTOK_TEST_MYSQL_USER:-root}"
+# shellcheck source=../lib/mysql.sh
+. "$here/../lib/mysql.sh"
 redis_addr="${TIKTOK_TEST_REDIS_ADDR:-127.0.0.1:6379}"
 amqp_url="${TIKTOK_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 
 suffix="$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 db="tiktok_postman_$suffix"
-sql() { timeout 30 mysql -h "$mysql_host" -P "$mysql_port" -u "$mysql_user" ${MYSQL_PWD:+-p"$MYSQL_PWD"} -e "$1"; }
 
 sql "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
 cleanup() {
@@ -32,7 +30,8 @@ cleanup() {
 trap cleanup EXIT
 
 export TIKTOK_CONFIG="$root/.config/config.fullstack.yaml"
-export TIKTOK_DATABASE_DSN="$mysql_user:${MYSQL_PWD:-}@tcp($mysql_host:$mysql_port)/$db?charset=utf8mb4&parseTime=true&loc=UTC"
+TIKTOK_DATABASE_DSN="$(dsn_for "$db")"
+export TIKTOK_DATABASE_DSN
 export TIKTOK_REDIS_ADDR="$redis_addr" TIKTOK_REDIS_PREFIX="postman:$suffix:"
 export TIKTOK_RABBITMQ_URL="$amqp_url" TIKTOK_RABBITMQ_QUEUE="postman.cache.$suffix"
 "$here/run.sh"
