@@ -174,6 +174,9 @@ func TestOSSSignedURLs(t *testing.T) {
 	}
 	clock := time.Now()
 	o.signed.now = func() time.Time { return clock }
+	signings := 0
+	sign := o.signed.sign
+	o.signed.sign = func(name string, expiresIn int64) (string, error) { signings++; return sign(name, expiresIn) }
 	u := o.URL(key)
 	if !strings.Contains(u, "x-oss-signature=") || !strings.Contains(u, "x-oss-signature-version=OSS4-HMAC-SHA256") {
 		t.Fatalf("URL %s is not V4-presigned", u)
@@ -194,8 +197,8 @@ func TestOSSSignedURLs(t *testing.T) {
 	}
 
 	clock = clock.Add(time.Second)
-	if again := o.URL(key); again != u {
-		t.Errorf("a second later the URL changed:\n%s\n%s", u, again)
+	if again := o.URL(key); again != u || signings != 1 {
+		t.Errorf("a second later the URL changed or was signed again (%d signings):\n%s\n%s", signings, u, again)
 	}
 	q, err := url.Parse(u)
 	if err != nil {
