@@ -72,7 +72,7 @@ func Backup(ctx context.Context, src BackupSource, out io.Writer) (*Manifest, er
 
 	gz := gzip.NewWriter(out)
 	tw := tar.NewWriter(gz)
-	var keys []string
+	var keys, notes []string
 	if src.Driver == "sqlite" {
 		snap := filepath.Join(tmp, databaseName)
 		if err := model.Snapshot(ctx, src.DB, snap); err != nil {
@@ -85,7 +85,7 @@ func Backup(ctx context.Context, src BackupSource, out io.Writer) (*Manifest, er
 			return nil, err
 		}
 	} else {
-		m.Note = "the database is not in this archive: back it up with mysqldump --single-transaction (or from a replica)"
+		notes = append(notes, "the database is not in this archive: back it up with mysqldump --single-transaction (or from a replica)")
 		if src.MediaDir != "" {
 			if keys, err = allKeys(src.MediaDir); err != nil {
 				return nil, err
@@ -105,9 +105,10 @@ func Backup(ctx context.Context, src BackupSource, out io.Writer) (*Manifest, er
 				return nil, fmt.Errorf("media %s: %w", key, err)
 			}
 		}
-	} else if len(keys) > 0 {
-		m.Note = strings.TrimPrefix(m.Note+"; ", "; ") + "media live in OSS and are not in this archive"
+	} else {
+		notes = append(notes, "media live in OSS and are not in this archive")
 	}
+	m.Note = strings.Join(notes, "; ")
 	raw, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err

@@ -56,11 +56,12 @@ type ramRole struct {
 	p  *providers.ECSRAMRoleCredentialsProvider
 }
 
-type ossCredentials struct{ id, secret, token string }
+// keyTriple is one set of credentials as the SDK reads them.
+type keyTriple struct{ id, secret, token string }
 
-func (c ossCredentials) GetAccessKeyID() string     { return c.id }
-func (c ossCredentials) GetAccessKeySecret() string { return c.secret }
-func (c ossCredentials) GetSecurityToken() string   { return c.token }
+func (c keyTriple) GetAccessKeyID() string     { return c.id }
+func (c keyTriple) GetAccessKeySecret() string { return c.secret }
+func (c keyTriple) GetSecurityToken() string   { return c.token }
 
 // GetCredentialsE is what the SDK calls: a failure fails the request.
 func (r *ramRole) GetCredentialsE() (oss.Credentials, error) {
@@ -73,7 +74,7 @@ func (r *ramRole) GetCredentialsE() (oss.Credentials, error) {
 	if c.AccessKeyId == "" || c.AccessKeySecret == "" {
 		return nil, errors.New("oss credentials from the ECS RAM role: the metadata service gave an empty key")
 	}
-	return ossCredentials{c.AccessKeyId, c.AccessKeySecret, c.SecurityToken}, nil
+	return keyTriple{c.AccessKeyId, c.AccessKeySecret, c.SecurityToken}, nil
 }
 
 // GetCredentials is the SDK's older interface; it has no error to return,
@@ -81,7 +82,7 @@ func (r *ramRole) GetCredentialsE() (oss.Credentials, error) {
 func (r *ramRole) GetCredentials() oss.Credentials {
 	c, err := r.GetCredentialsE()
 	if err != nil {
-		return ossCredentials{}
+		return keyTriple{}
 	}
 	return c
 }
