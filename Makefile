@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: help run build test vet fmt release clean postman postman-fullstack e2e-web bench fuzz fault soak
+.PHONY: help run build test vet fmt config-table release image clean postman postman-fullstack e2e-web bench fuzz fault soak
 .DEFAULT_GOAL := help
 
 ## help: this list (also what a bare `make` prints)
@@ -37,6 +37,10 @@ vet:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+## config-table: rewrite the README's configuration table from pkg/config/keys.go
+config-table:
+	$(GO) test ./pkg/config -run TestREADMETableIsTheKeys -update
 
 ## postman: the Postman collection (newman) against a fresh embedded server, twice
 postman:
@@ -77,6 +81,11 @@ release:
 	    -o dist/tiktok-server-linux-$$arch ./cmd/tiktok-server || exit 1; \
 	done
 	cd dist && sha256sum tiktok-server-linux-* > SHA256SUMS
+
+## image: the release image, FROM scratch from the amd64 release binary
+## (any engine, Debian's docker.io included; nothing is pulled)
+image: release
+	VERSION=$(VERSION) COMMIT=$(COMMIT) docker/image.sh
 
 clean:
 	rm -rf bin dist

@@ -20,10 +20,12 @@ import (
 
 // Config is the whole configuration of the server.
 type Config struct {
+	Mode      string    `mapstructure:"mode"`
 	Server    Server    `mapstructure:"server"`
 	DataDir   string    `mapstructure:"data_dir"`
 	Log       Log       `mapstructure:"log"`
 	Database  Database  `mapstructure:"database"`
+	Auth      Auth      `mapstructure:"auth"`
 	JWT       JWT       `mapstructure:"jwt"`
 	Redis     Redis     `mapstructure:"redis"`
 	Cache     Cache     `mapstructure:"cache"`
@@ -83,6 +85,14 @@ type Database struct {
 	// transactions and read-your-write lookups stay on the primary.
 	Replicas []string `mapstructure:"replicas"`
 }
+
+// Auth is how passwords are stored.
+type Auth struct {
+	BcryptCost int `mapstructure:"bcrypt_cost"`
+}
+
+// MinProductionBcryptCost is the lowest bcrypt cost outside mode test.
+const MinProductionBcryptCost = 10
 
 // JWT signs the session tokens.
 type JWT struct {
@@ -204,89 +214,6 @@ type Tracing struct {
 // server outside the embedded default refuses to start with it.
 const SampleJWTSecret = "change-me-to-32-or-more-random-characters"
 
-// defaults lists every key with its default; it is also the list of keys
-// that environment variables may set.
-func defaults() map[string]any {
-	return map[string]any{
-		"server.addr":                   ":8080",
-		"server.public_url":             "",
-		"server.trusted_proxies":        []string{"127.0.0.1", "::1"},
-		"server.read_header_timeout":    "5s",
-		"server.request_timeout":        "30s",
-		"server.upload_timeout":         "10m",
-		"server.idle_timeout":           "120s",
-		"server.shutdown_timeout":       "15s",
-		"server.max_header_bytes":       16 << 10,
-		"server.max_body_bytes":         1 << 20,
-		"server.max_concurrent_uploads": 8,
-		"server.metrics":                true,
-		"server.metrics_addr":           "127.0.0.1:9464",
-		"server.pprof_addr":             "",
-		"data_dir":                      "./data",
-		"log.level":                     "info",
-		"log.format":                    "console",
-		"log.file":                      "",
-		"log.max_size_mb":               100,
-		"log.max_backups":               5,
-		"log.max_age_days":              30,
-		"log.flush_interval":            "1s",
-		"database.driver":               "sqlite",
-		"database.dsn":                  "",
-		"database.max_open_conns":       50,
-		"database.max_idle_conns":       50,
-		"database.conn_max_lifetime":    "30m",
-		"database.slow_query":           "200ms",
-		"database.io_timeout":           "30s",
-		"database.replicas":             []string{},
-		"jwt.secret":                    "",
-		"jwt.issuer":                    "tiktok-lite",
-		"jwt.ttl":                       "168h",
-		"redis.addr":                    "",
-		"redis.password":                "",
-		"redis.db":                      0,
-		"redis.master_name":             "",
-		"redis.prefix":                  "tiktok:",
-		"redis.pool_size":               0,
-		"redis.timeout":                 "500ms",
-		"redis.ttl":                     "10m",
-		"cache.local_ttl":               "30s",
-		"cache.local_entries":           65536,
-		"cache.render_entries":          16384,
-		"rabbitmq.url":                  "",
-		"rabbitmq.queue":                "tiktok.cache.delete",
-		"rabbitmq.quorum":               false,
-		"storage.backend":               "local",
-		"storage.local.dir":             "",
-		"storage.oss.endpoint":          "",
-		"storage.oss.region":            "",
-		"storage.oss.bucket":            "",
-		"storage.oss.sign_version":      "v4",
-		"storage.oss.credentials":       "key",
-		"storage.oss.ram_role":          "",
-		"storage.oss.url_mode":          "public",
-		"storage.oss.url_lifetime":      "24h",
-		"storage.oss.access_key_id":     "",
-		"storage.oss.access_key_secret": "",
-		"storage.oss.prefix":            "",
-		"storage.oss.public_url":        "",
-		"upload.max_bytes":              100 << 20,
-		"upload.unauthenticated_bytes":  128 << 20,
-		"upload.quota_videos":           1000,
-		"upload.quota_bytes":            10 << 30,
-		"upload.ffmpeg":                 "",
-		"upload.cover_timeout":          "10s",
-		"seed.demo":                     true,
-		"ratelimit.enabled":             true,
-		"ratelimit.auth_per_minute":     20,
-		"ratelimit.write_per_minute":    120,
-		"ratelimit.publish_per_hour":    30,
-		"tracing.enabled":               false,
-		"tracing.endpoint":              "http://127.0.0.1:4318",
-		"tracing.sample_ratio":          1.0,
-		"tracing.service_name":          "tiktok-server",
-	}
-}
-
 // EnvName is the environment variable that overrides key.
 func EnvName(key string) string {
 	return "TIKTOK_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
@@ -393,6 +320,11 @@ func (c *Config) fill() error {
 	if c.Storage.Local.Dir == "" {
 		c.Storage.Local.Dir = filepath.Join(c.DataDir, "media")
 	}
+	// A relative log file lives under data_dir, so that data_dir alone
+	// moves everything the server writes.
+	if c.Log.File != "" && !filepath.IsAbs(c.Log.File) {
+		c.Log.File = filepath.Join(c.DataDir, c.Log.File)
+	}
 	c.Server.PublicURL = strings.TrimRight(c.Server.PublicURL, "/")
 	return nil
 }
@@ -426,6 +358,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.Addr == "" {
 		bad("server.addr", "must not be empty")
+	}
+	switch c.Mode {
+	case "production", "test":
+	default:
+		bad("mode", "must be production or test, got %q", c.Mode)
+	}
+	switch cost := c.Auth.BcryptCost; {
+	case cost < 4 || cost > 31:
+		bad("auth.bcrypt_cost", "must be between 4 and 31, got %d", cost)
+	case cost < MinProductionBcryptCost && c.Mode != "test":
+		bad("auth.bcrypt_cost", "must be at least %d (lower costs are for tests, with mode: test), got %d", MinProductionBcryptCost, cost)
 	}
 	for _, f := range []struct{ key, val string }{
 		{"server.public_url", c.Server.PublicURL}, {"database.dsn", c.Database.DSN}, {"rabbitmq.url", c.RabbitMQ.URL},

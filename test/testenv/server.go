@@ -107,7 +107,7 @@ type Server struct {
 }
 
 // StartServer runs binary on a free port with the built-in defaults, JSON
-// logs, no demo seed and no rate limits, then env on top, in dataDir (a new
+// logs, no demo seed, no rate limits and mode test's cheap bcrypt, then env on top, in dataDir (a new
 // temporary one when empty), and waits for /healthz. The test's cleanup
 // stops it and reports an unclean exit.
 func StartServer(t testing.TB, binary, dataDir string, env ...string) *Server {
@@ -125,6 +125,10 @@ func StartServer(t testing.TB, binary, dataDir string, env ...string) *Server {
 		"TIKTOK_LOG_FILE=",
 		"TIKTOK_SEED_DEMO=false",
 		"TIKTOK_RATELIMIT_ENABLED=false",
+		// bcrypt's lowest cost, so registrations keep within their bounds
+		// on a loaded machine; the Postman and browser runs use the default.
+		"TIKTOK_MODE=test",
+		"TIKTOK_AUTH_BCRYPT_COST=4",
 	)
 	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.StdoutPipe()

@@ -1,0 +1,147 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the README's configuration table from Keys")
+
+const (
+	tableStart = "<!-- config table: made from pkg/config/keys.go by `make config-table`; edit the keys there -->\n"
+	tableEnd   = "<!-- /config table -->"
+)
+
+// TestREADMETableIsTheKeys fails when the README's configuration table and
+// the declared keys differ; `make config-table` rewrites the table.
+func TestREADMETableIsTheKeys(t *testing.T) {
+	path := filepath.Join("..", "..", "README.md")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	start := strings.Index(doc, tableStart)
+	end := strings.Index(doc, tableEnd)
+	if start < 0 || end < start {
+		t.Fatalf("README.md has no configuration table between %q and %q", strings.TrimSpace(tableStart), tableEnd)
+	}
+	start += len(tableStart)
+	want := MarkdownTable()
+	if doc[start:end] == want {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(doc[:start]+want+doc[end:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got := strings.Split(doc[start:end], "\n")
+	for i, line := range strings.Split(want, "\n") {
+		if i >= len(got) || got[i] != line {
+			t.Fatalf("README.md's configuration table differs from pkg/config/keys.go at row %d:\n got  %q\n want %q\nrun `make config-table`", i+1, at(got, i), line)
+		}
+	}
+	t.Fatalf("README.md's configuration table has rows past the keys; run `make config-table`")
+}
+
+func at(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return ""
+}
+
+// TestEveryFieldIsAKey compares the keys with the fields of Config, so a
+// field cannot be added without its default and documentation.
+func TestEveryFieldIsAKey(t *testing.T) {
+	var fields []string
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name := prefix + f.Tag.Get("mapstructure")
+			if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == typ.PkgPath() {
+				walk(name+".", f.Type)
+				continue
+			}
+			fields = append(fields, name)
+		}
+	}
+	walk("", reflect.TypeOf(Config{}))
+	var keys []string
+	seen := map[string]bool{}
+	for _, k := range Keys {
+		if seen[k.Name] {
+			t.Errorf("key %s is declared twice", k.Name)
+		}
+		seen[k.Name] = true
+		if strings.TrimSpace(k.Doc) == "" {
+			t.Errorf("key %s has no documentation", k.Name)
+		}
+		keys = append(keys, k.Name)
+	}
+	sort.Strings(fields)
+	sort.Strings(keys)
+	if !reflect.DeepEqual(fields, keys) {
+		t.Errorf("Config's fields and Keys differ:\n fields %v\n keys   %v", fields, keys)
+	}
+}
+
+// TestDataDirMovesEverything: with the shipped file, data_dir alone moves
+// every file the server writes.
+func TestDataDirMovesEverything(t *testing.T) {
+	for _, shipped := range []string{DefaultPath, ".config/config.fullstack.yaml", ".config/deploy/config.yaml"} {
+		dir := t.TempDir()
+		vars := map[string]string{"TIKTOK_DATA_DIR": dir, "TIKTOK_JWT_SECRET": strings.Repeat("s", 40)}
+		if strings.Contains(shipped, "deploy") { // what the guide has the operator fill in
+			vars["TIKTOK_SERVER_PUBLIC_URL"] = "http://192.0.2.1"
+			vars["TIKTOK_DATABASE_DSN"] = "u:p@tcp(127.0.0.1:3306)/tiktok"
+		}
+		cfg, err := Load(filepath.Join("..", "..", shipped), env(vars))
+		if err != nil {
+			t.Fatalf("%s: %v", shipped, err)
+		}
+		paths := map[string]string{"storage.local.dir": cfg.Storage.Local.Dir}
+		if cfg.Log.File != "" { // empty: the journal keeps the log
+			paths["log.file"] = cfg.Log.File
+		}
+		if cfg.Embedded() {
+			paths["database.dsn"] = cfg.Database.DSN
+		}
+		for key, p := range paths {
+			if !strings.HasPrefix(p, dir+string(filepath.Separator)) {
+				t.Errorf("%s: %s = %q, not under data_dir %s", shipped, key, p, dir)
+			}
+		}
+	}
+}
+
+func TestBcryptCostBelowTenOnlyInTests(t *testing.T) {
+	for _, c := range []struct {
+		vars    map[string]string
+		problem string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"TIKTOK_AUTH_BCRYPT_COST": "9"}, "auth.bcrypt_cost: must be at least 10"},
+		{map[string]string{"TIKTOK_AUTH_BCRYPT_COST": "4", "TIKTOK_MODE": "test"}, ""},
+		{map[string]string{"TIKTOK_AUTH_BCRYPT_COST": "3", "TIKTOK_MODE": "test"}, "auth.bcrypt_cost: must be between 4 and 31"},
+		{map[string]string{"TIKTOK_MODE": "staging"}, "mode: must be production or test"},
+	} {
+		cfg, err := Load("", env(c.vars))
+		switch {
+		case c.problem == "" && err != nil:
+			t.Errorf("%v: %v", c.vars, err)
+		case c.problem == "" && cfg.Auth.BcryptCost < 4:
+			t.Errorf("%v: cost %d", c.vars, cfg.Auth.BcryptCost)
+		case c.problem != "" && (err == nil || !strings.Contains(err.Error(), c.problem)):
+			t.Errorf("%v: err = %v, want %q", c.vars, err, c.problem)
+		}
+	}
+}
