@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/tiktok-lite/server/pkg/errcode"
@@ -33,22 +34,9 @@ func (h *Health) Alive(c *gin.Context) {
 }
 
 // Ready handles GET /readyz: every configured dependency answers within a
-// second. 503 lets a load balancer take this instance out of rotation. The
-// checks run at once, each with its own second, so one dependency that
-// hangs cannot make the others look down.
+// second. 503 lets a load balancer take this instance out of rotation.
 func (h *Health) Ready(c *gin.Context) {
-	results := make([]error, len(h.checks))
-	var wg sync.WaitGroup
-	for i, chk := range h.checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
-			defer cancel()
-			results[i] = chk.Ping(ctx)
-		}()
-	}
-	wg.Wait()
+	results := h.probe(c.Request.Context())
 	status, ready := map[string]string{}, true
 	for i, chk := range h.checks {
 		if err := results[i]; err != nil {
@@ -64,6 +52,43 @@ func (h *Health) Ready(c *gin.Context) {
 		code = 503
 	}
 	c.JSON(code, gin.H{"ready": ready, "dependencies": status})
+}
+
+// probe runs every check at once, each with its own second, so one
+// dependency that hangs cannot make the others look down.
+func (h *Health) probe(ctx context.Context) []error {
+	results := make([]error, len(h.checks))
+	var wg sync.WaitGroup
+	for i, chk := range h.checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			results[i] = chk.Ping(ctx)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+var dependencyUp = prometheus.NewDesc("tiktok_dependency_up",
+	"1 while the dependency answers its readiness check (run at each scrape, within a second), else 0.",
+	[]string{"dependency"}, nil)
+
+// Describe and Collect make Health a Prometheus collector of
+// tiktok_dependency_up, checked afresh at every scrape.
+func (h *Health) Describe(ch chan<- *prometheus.Desc) { ch <- dependencyUp }
+
+// Collect runs the readiness checks.
+func (h *Health) Collect(ch chan<- prometheus.Metric) {
+	for i, err := range h.probe(context.Background()) {
+		up := 1.0
+		if err != nil {
+			up = 0
+		}
+		ch <- prometheus.MustNewConstMetric(dependencyUp, prometheus.GaugeValue, up, h.checks[i].Name)
+	}
 }
 
 // NotFound answers unknown routes with the not-found envelope and a real

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -70,7 +71,8 @@ func Recovery(log *zap.Logger) gin.HandlerFunc {
 	}
 }
 
-// HTTPMetrics counts requests by route and status_code and times them.
+// HTTPMetrics counts requests by route, method, HTTP status and envelope
+// status_code, and times them by route and method.
 type HTTPMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -80,12 +82,13 @@ type HTTPMetrics struct {
 func NewHTTPMetrics(reg prometheus.Registerer) (*HTTPMetrics, error) {
 	m := &HTTPMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tiktok_http_requests_total", Help: "Requests by route and envelope status_code.",
-		}, []string{"route", "status_code"}),
+			Name: "tiktok_http_requests_total",
+			Help: "Requests by route template, method, HTTP status and envelope status_code (- where the answer has no envelope: media, web client, probes).",
+		}, []string{"route", "method", "http_status", "status_code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "tiktok_http_request_duration_seconds", Help: "Request latency by route.",
+			Name: "tiktok_http_request_duration_seconds", Help: "Request latency by route template and method.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route"}),
+		}, []string{"route", "method"}),
 	}
 	for _, col := range []prometheus.Collector{m.requests, m.latency} {
 		if err := reg.Register(col); err != nil {
@@ -95,19 +98,39 @@ func NewHTTPMetrics(reg prometheus.Registerer) (*HTTPMetrics, error) {
 	return m, nil
 }
 
+// metricRoute is the route template with no trailing slash, so that the
+// client contract's /douyin/feed/ and /douyin/feed are one series.
+func metricRoute(c *gin.Context) string {
+	r := route(c)
+	if len(r) > 1 {
+		r = strings.TrimSuffix(r, "/")
+	}
+	return r
+}
+
+// metricMethod keeps the label's values few: any client may send a method
+// of its own invention.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
 // Handler records each request.
 func (m *HTTPMetrics) Handler() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		r := route(c)
-		code := "-" // not an API route (media, health)
+		r, method := metricRoute(c), metricMethod(c.Request.Method)
+		code := "-"
 		if v, ok := c.Get(response.CodeKey); ok {
 			if n, ok := v.(int32); ok {
 				code = strconv.Itoa(int(n))
 			}
 		}
-		m.requests.WithLabelValues(r, code).Inc()
-		m.latency.WithLabelValues(r).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(r, method, strconv.Itoa(c.Writer.Status()), code).Inc()
+		m.latency.WithLabelValues(r, method).Observe(time.Since(start).Seconds())
 	}
 }

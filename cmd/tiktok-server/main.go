@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -254,6 +255,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	if err != nil {
 		return err
 	}
+	health := controller.NewHealth(log, checks...)
 	deps := routes.Deps{
 		Log:            log,
 		TrustedProxies: cfg.Server.TrustedProxies,
@@ -266,7 +268,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		Video:          videoCtl,
 		Interaction:    controller.NewInteraction(interactions, render, log),
 		Social:         controller.NewSocial(social, render, log),
-		Health:         controller.NewHealth(log, checks...),
+		Health:         health,
 		Media:          files.handler,
 		Web:            webui.Handler(publicURL, files.origin),
 		Static: controller.NewStatic(map[string][]byte{
@@ -282,6 +284,11 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		if deps.Metrics, err = middleware.NewHTTPMetrics(reg); err != nil {
 			return err
 		}
+		v, c := buildVersion()
+		reg.MustRegister(health, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tiktok_build_info", Help: "Always 1; the labels say which build is running.",
+			ConstLabels: prometheus.Labels{"version": v, "revision": c, "goversion": runtime.Version()},
+		}, func() float64 { return 1 }))
 	}
 
 	engine, err := routes.New(deps)

@@ -24,6 +24,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tiktok-lite/server/test/testenv"
 )
 
 // Paths are relative to this package's directory, where go test runs.
@@ -63,27 +65,6 @@ type composeDependsOn struct {
 type composeHealthcheck struct {
 	Test     []string `yaml:"test"`
 	Interval string   `yaml:"interval"`
-}
-
-// allowedMetrics lists the metric names the server exports and the dashboard
-// may query; every one of them must appear in some panel.
-func allowedMetrics() []string {
-	return []string{
-		"tiktok_http_requests_total",
-		"tiktok_http_request_duration_seconds_bucket",
-		"tiktok_cache_hits_total",
-		"tiktok_cache_misses_total",
-		"tiktok_cache_deletes_total",
-		"tiktok_cache_delete_retries_total",
-		"tiktok_mq_parked_total",
-		"tiktok_mq_buffered",
-		"tiktok_uploads_total",
-		"go_sql_open_connections",
-		"go_sql_in_use_connections",
-		"go_sql_wait_count_total",
-		"go_goroutines",
-		"process_resident_memory_bytes",
-	}
 }
 
 func readFile(t *testing.T, path string) []byte {
@@ -676,66 +657,6 @@ type datasourceRef struct {
 	UID  string `json:"uid"`
 }
 
-// promFunctions lists the PromQL functions and aggregations the dashboard may call.
-func promFunctions() []string {
-	return []string{
-		"sum", "avg", "min", "max", "count", "topk", "bottomk", "quantile",
-		"rate", "irate", "increase", "delta", "deriv",
-		"histogram_quantile", "clamp_min", "clamp_max", "abs", "vector", "scalar",
-		"avg_over_time", "max_over_time", "min_over_time",
-	}
-}
-
-func promKeywords() []string {
-	return []string{"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right"}
-}
-
-var (
-	errUnknownFunction = errors.New("unknown function")
-	errNoMetric        = errors.New("no metric")
-)
-
-// metricNames returns the metric names a PromQL expression selects. It strips
-// strings, label matchers, ranges, grouping clauses and variables, then takes
-// every identifier not followed by "(" and not a keyword.
-func metricNames(expr string) ([]string, error) {
-	strip := []struct {
-		re   *regexp.Regexp
-		with string
-	}{
-		{regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|` + "`[^`]*`"), `""`},
-		{regexp.MustCompile(`\{[^}]*\}`), " "},
-		{regexp.MustCompile(`\[[^\]]*\]`), " "},
-		{regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`), " "},
-		{regexp.MustCompile(`\$\{?\w+\}?`), " "},
-		{regexp.MustCompile(`\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\b`), " "},
-	}
-	s := expr
-	for _, st := range strip {
-		s = st.re.ReplaceAllString(s, st.with)
-	}
-	ident := regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
-	var names []string
-	for _, loc := range ident.FindAllStringIndex(s, -1) {
-		name := s[loc[0]:loc[1]]
-		rest := strings.TrimLeft(s[loc[1]:], " \t\n")
-		if strings.HasPrefix(rest, "(") {
-			if !slices.Contains(promFunctions(), name) {
-				return nil, fmt.Errorf("%w %q in %q", errUnknownFunction, name, expr)
-			}
-			continue
-		}
-		if slices.Contains(promKeywords(), name) {
-			continue
-		}
-		names = append(names, name)
-	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("%w in %q", errNoMetric, expr)
-	}
-	return names, nil
-}
-
 func TestMetricNames(t *testing.T) {
 	tests := []struct {
 		expr    string
@@ -746,18 +667,18 @@ func TestMetricNames(t *testing.T) {
 		{`sum by (route) (rate(a_total{x!="0"}[$__rate_interval])) / sum(rate(b_total[5m]))`, []string{"a_total", "b_total"}, nil},
 		{`histogram_quantile(0.99, sum by (route, le) (rate(h_bucket[1m])))`, []string{"h_bucket"}, nil},
 		{`a_total > bool 1e3`, []string{"a_total"}, nil},
-		{`label_replace(a_total, "x", "$1", "y", "(.*)")`, nil, errUnknownFunction},
+		{`label_replace(a_total, "x", "$1", "y", "(.*)")`, nil, testenv.ErrUnknownFunction},
 		{`sum(rate(x[5m]`, []string{"x"}, nil},
-		{`vector(1)`, nil, errNoMetric},
+		{`vector(1)`, nil, testenv.ErrNoMetric},
 	}
 	for _, tt := range tests {
-		got, err := metricNames(tt.expr)
+		got, err := testenv.MetricNames(tt.expr)
 		if !errors.Is(err, tt.wantErr) {
-			t.Errorf("metricNames(%q) error = %v, want %v", tt.expr, err, tt.wantErr)
+			t.Errorf("testenv.MetricNames(%q) error = %v, want %v", tt.expr, err, tt.wantErr)
 			continue
 		}
 		if !slices.Equal(got, tt.want) {
-			t.Errorf("metricNames(%q) = %v, want %v", tt.expr, got, tt.want)
+			t.Errorf("testenv.MetricNames(%q) = %v, want %v", tt.expr, got, tt.want)
 		}
 	}
 }
@@ -837,23 +758,11 @@ func TestGrafanaDashboard(t *testing.T) {
 		}
 	}
 
-	used := map[string]bool{}
+	// Every query must parse; test/e2e.TestDashboardCoversEveryMetric
+	// compares the names with what a real server exports.
 	for _, e := range exprs {
-		names, err := metricNames(e)
-		if err != nil {
+		if _, err := testenv.MetricNames(e); err != nil {
 			t.Error(err)
-			continue
-		}
-		for _, n := range names {
-			if !slices.Contains(allowedMetrics(), n) {
-				t.Errorf("query %q uses metric %q, which the server does not export", e, n)
-			}
-			used[n] = true
-		}
-	}
-	for _, m := range allowedMetrics() {
-		if !used[m] {
-			t.Errorf("no panel shows %s", m)
 		}
 	}
 	for _, e := range exprs {
@@ -1061,6 +970,23 @@ func TestRedisDeployConfigTool(t *testing.T) {
 		}
 		if got[tt.key] != tt.want {
 			t.Errorf("CONFIG GET %s = %q, want %q", tt.key, got[tt.key], tt.want)
+		}
+	}
+}
+
+// TestAlertRulesTool hands the alert rules to promtool (Debian: prometheus):
+// they must load, and each alert must fire on the series of
+// prometheus-alerts.test.yaml that should raise it, and only there.
+func TestAlertRulesTool(t *testing.T) {
+	promtool := lookTool(t, "promtool")
+	for _, args := range [][]string{
+		{"check", "rules", "prometheus-alerts.yaml"},
+		{"test", "rules", "prometheus-alerts.test.yaml"},
+	} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = dockerDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 }
