@@ -270,7 +270,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		Social:         controller.NewSocial(social, render, log),
 		Health:         health,
 		Media:          files.handler,
-		Web:            webui.Handler(publicURL, files.origin),
+		Web:            webui.Handler(cfg.Upload.MaxBytes, publicURL, files.origin),
 		Static: controller.NewStatic(map[string][]byte{
 			"avatar.png": media.DefaultAvatar(), "background.png": media.DefaultBackground(), "cover.jpg": media.DefaultCover(),
 		}),

@@ -4,8 +4,9 @@ import (
 	_ "embed" // for the sample clip
 )
 
-// sampleMP4 is a 5 s 360x640 H.264/AAC clip made from ffmpeg's own test
-// sources, so the project may redistribute it. sample.sh holds the exact
+// sampleMP4 is a 5 s 360x640 H.264/AAC clip (a moving gradient, shapes and
+// a caption) made from ffmpeg's own sources, so the project may
+// redistribute it. sample.sh holds the exact
 // command that regenerates it.
 //
 //go:embed sample.mp4

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,16 +43,24 @@ func contentType(ext string) (string, bool) {
 	return "", false
 }
 
-// Handler serves the web client. mediaOrigins are extra origins (such as
+// Handler serves the web client; the page tells it uploadMaxBytes, so the
+// upload form names the limit and checks it. mediaOrigins are extra origins (such as
 // "https://cdn.example.com") the videos, covers and avatars may be loaded
 // from, for when the API's media URLs do not point at the page's own
 // origin (OSS, or a configured public URL); malformed ones are ignored.
-func Handler(mediaOrigins ...string) http.Handler {
-	return &handler{csp: policy(mediaOrigins)}
+func Handler(uploadMaxBytes int64, mediaOrigins ...string) http.Handler {
+	index, err := fs.ReadFile(assets, "assets/index.html")
+	if err != nil {
+		panic(err) // embedded at build time: cannot be missing
+	}
+	index = bytes.Replace(index, []byte(`<meta name="upload-max-bytes" content="0">`),
+		[]byte(`<meta name="upload-max-bytes" content="`+strconv.FormatInt(uploadMaxBytes, 10)+`">`), 1)
+	return &handler{csp: policy(mediaOrigins), index: index}
 }
 
 type handler struct {
-	csp string
+	csp   string
+	index []byte // index.html with this server's settings
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,6 +75,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data, err := fs.ReadFile(assets, "assets/"+name)
+	if name == "index.html" {
+		data = h.index
+	}
 	if err != nil {
 		// Missing files and directories alike are simply not there.
 		http.NotFound(w, r)

@@ -11,7 +11,7 @@ import (
 )
 
 func TestHandlerServes(t *testing.T) {
-	h := Handler()
+	h := Handler(100 << 20)
 	tests := []struct {
 		name     string
 		path     string
@@ -20,6 +20,7 @@ func TestHandlerServes(t *testing.T) {
 		wantBody string
 	}{
 		{"page at root", "/", http.StatusOK, "text/html; charset=utf-8", `<script type="module" src="/web/js/app.js">`},
+		{"page names the upload limit", "/", http.StatusOK, "text/html; charset=utf-8", `<meta name="upload-max-bytes" content="104857600">`},
 		{"script", "/web/js/app.js", http.StatusOK, "text/javascript; charset=utf-8", "import"},
 		{"style", "/web/app.css", http.StatusOK, "text/css; charset=utf-8", ".feed"},
 		{"icon", "/web/icon.svg", http.StatusOK, "image/svg+xml", "<svg"},
@@ -61,7 +62,7 @@ func TestHandlerServes(t *testing.T) {
 }
 
 func TestHandlerRevalidates(t *testing.T) {
-	h := Handler()
+	h := Handler(100 << 20)
 	first := httptest.NewRecorder()
 	h.ServeHTTP(first, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/web/app.css", nil))
 	etag := first.Header().Get("ETag")
@@ -104,7 +105,7 @@ func TestPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			Handler(tt.origins...).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil))
+			Handler(100<<20, tt.origins...).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil))
 			got := rec.Header().Get("Content-Security-Policy")
 			for _, w := range tt.want {
 				if !strings.Contains(got, w) {

@@ -176,6 +176,11 @@ test('two people use the web client end to end', { timeout: 240_000 }, async (t)
     await step('A uploads the sample video with a progress bar to 100%', async () => {
       const { page } = A;
       await page.goto(`${BASE}/#/upload`);
+      const hint = await page.locator('#upload-hint').textContent();
+      for (const format of ['MP4', 'MOV', 'WebM', 'MKV', 'AVI', 'FLV', '3GP', 'MPEG']) {
+        assert.ok(hint.includes(format), `the upload hint names ${format}: ${hint}`);
+      }
+      assert.ok(hint.includes('up to 100 MB'), `the upload hint names the size limit: ${hint}`);
       await page.getByLabel('Video file').setInputFiles(SAMPLE);
       await page.getByLabel('Title').fill(title);
       await page.locator('video.preview').waitFor();
@@ -306,6 +311,19 @@ test('two people use the web client end to end', { timeout: 240_000 }, async (t)
       await B.page.screenshot({ path: path.join(ARTIFACTS, 'feed.png') });
     });
 
+    await step('a wide screen gets a rail and a wider shell', async () => {
+      const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      const page = await ctx.newPage();
+      await page.goto(`${BASE}/#/feed`);
+      await page.locator('.slide').first().waitFor();
+      const app = await page.locator('#app').boundingBox();
+      const rail = await page.locator('#tabbar').boundingBox();
+      assert.ok(app.width > 1000, `the shell uses the width: ${app.width} px of 1440`);
+      assert.ok(rail.height > rail.width, `the tab bar is a rail at the side: ${rail.width}x${rail.height}`);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'feed-wide.png') });
+      await ctx.close();
+    });
+
     await step('A follows B back from B\'s profile', async () => {
       const { page } = A;
       await page.goto(`${BASE}/#/profile/${b.id}`);
@@ -316,17 +334,19 @@ test('two people use the web client end to end', { timeout: 240_000 }, async (t)
       await page.locator('#profile-follow', { hasText: 'Following' }).waitFor();
       await page.waitForFunction(() => !document.getElementById('profile-follow').disabled);
       assert.equal((await page.locator('.stats li').nth(1).locator('strong').textContent()), '1', 'B has one follower');
+      assert.equal((await page.locator('.stats li').nth(2).locator('span').textContent()), 'Likes received',
+        'the count of likes received is not called like the tab of liked videos');
       await page.screenshot({ path: path.join(ARTIFACTS, 'profile.png') });
 
       // B's lists: the video B liked, and A among the people B follows.
-      await page.getByRole('tab', { name: /^Likes/ }).click();
+      await page.getByRole('tab', { name: /^Liked/ }).click();
       const tile = page.locator('.grid .tile', { hasText: title });
       await tile.waitFor();
       await page.getByRole('tab', { name: /^Following/ }).click();
       await page.locator('.people .person', { hasText: nameA }).waitFor();
       await page.getByRole('tab', { name: /^Followers/ }).click();
       await page.locator('.people .person', { hasText: nameA }).waitFor();
-      await page.getByRole('tab', { name: /^Likes/ }).click();
+      await page.getByRole('tab', { name: /^Liked/ }).click();
       await tile.click();
       const layer = page.getByRole('dialog', { name: 'Video player' });
       await layer.locator('.slide .title', { hasText: title }).waitFor();

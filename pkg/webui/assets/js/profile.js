@@ -7,7 +7,7 @@ import { VideoList, requireLogin } from './videos.js';
 
 const TABS = [
   { id: 'videos', label: 'Videos', n: (u) => u.work_count },
-  { id: 'likes', label: 'Likes', n: (u) => u.favorite_count },
+  { id: 'likes', label: 'Liked', n: (u) => u.favorite_count },
   { id: 'followers', label: 'Followers', n: (u) => u.follower_count },
   { id: 'following', label: 'Following', n: (u) => u.follow_count },
 ];
@@ -54,7 +54,7 @@ export function profilePage(root, params) {
     const drawStats = () => stats.replaceChildren(
       h('li', {}, h('strong', {}, count(user.follow_count)), h('span', {}, 'Following')),
       h('li', {}, h('strong', {}, count(user.follower_count)), h('span', {}, 'Followers')),
-      h('li', {}, h('strong', {}, count(user.total_favorited)), h('span', {}, 'Likes')));
+      h('li', {}, h('strong', {}, count(user.total_favorited)), h('span', {}, 'Likes received')));
     drawStats();
 
     const buttons = h('div', { class: 'profile-actions' });

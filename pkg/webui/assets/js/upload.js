@@ -3,6 +3,20 @@
 import { publish, session } from './api.js';
 import { h, icon, topbar, toast } from './ui.js';
 
+// The formats the server accepts (it judges the bytes, not the name), and
+// the size limit it serves in the page (upload.max_bytes).
+const FORMATS = 'MP4, M4V, MOV, WebM, MKV, AVI, FLV, 3GP or MPEG';
+const maxBytes = Number(document.querySelector('meta[name="upload-max-bytes"]')?.content) || 0;
+
+function size(n) {
+  const mb = n / (1 << 20);
+  return mb >= 1024 ? `${(mb / 1024).toFixed(1).replace(/\.0$/, '')} GB` : `${Math.max(1, Math.round(mb))} MB`;
+}
+
+export function uploadHint() {
+  return `${FORMATS} videos${maxBytes ? `, up to ${size(maxBytes)}` : ''}.`;
+}
+
 export function uploadPage(root) {
   let job = null;
   let preview = '';
@@ -56,6 +70,10 @@ export function uploadPage(root) {
         error.textContent = 'Choose a video file first.';
         return;
       }
+      if (maxBytes && f.size > maxBytes) {
+        error.textContent = `This file is ${size(f.size)}; videos may be up to ${size(maxBytes)}.`;
+        return;
+      }
       error.textContent = '';
       setProgress(0);
       progressRow.hidden = false;
@@ -95,7 +113,7 @@ export function uploadPage(root) {
   cancel);
 
   root.append(topbar('Upload', { back: '#/feed' }), h('div', { class: 'page-body' }, form,
-    h('p', { class: 'muted hint' }, 'MP4, MOV or WebM videos.')));
+    h('p', { class: 'muted hint', id: 'upload-hint' }, uploadHint())));
 
   return () => {
     if (job) job.xhr.abort();
