@@ -22,7 +22,9 @@ type Interactions struct {
 // NewInteractions returns the like and comment service.
 func NewInteractions(store Store, reads Reads, present *Presenter, inv Invalidator) *Interactions {
 	return &Interactions{store: store, reads: reads, pages: pages{reads, present}, inv: inv,
-		likes: together(store, (*model.Store).ApplyLikes)}
+		likes: together(store, (*model.Store).ApplyLikes, func(ctx context.Context, c model.LikeChange) {
+			inv.LikeChanged(ctx, c.UserID, c.Video)
+		})}
 }
 
 // errAccountGone answers a valid token whose user no longer exists.
@@ -72,10 +74,7 @@ func (s *Interactions) setLike(ctx context.Context, userID, videoID int64, on bo
 	if err != nil {
 		return txError("like", err)
 	}
-	if res.changed {
-		s.inv.LikeChanged(ctx, userID, v)
-	}
-	return nil
+	return nil // the batch has invalidated what the change made stale
 }
 
 // FavoriteList returns the videos userID likes, most recently liked first.

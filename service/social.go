@@ -28,7 +28,9 @@ type Social struct {
 // NewSocial returns the relation and message service.
 func NewSocial(store Store, reads Reads, present *Presenter, inv Invalidator) *Social {
 	return &Social{store: store, reads: reads, pages: pages{reads, present}, inv: inv,
-		follows: together(store, (*model.Store).ApplyFollows)}
+		follows: together(store, (*model.Store).ApplyFollows, func(ctx context.Context, c model.FollowChange) {
+			inv.FollowChanged(ctx, c.UserID, c.ToUserID)
+		})}
 }
 
 func (s *Social) target(ctx context.Context, userID, toUserID int64, self string) error {
@@ -59,10 +61,7 @@ func (s *Social) setFollow(ctx context.Context, userID, toUserID int64, on bool)
 	if err != nil {
 		return txError("follow", err)
 	}
-	if res.changed {
-		s.inv.FollowChanged(ctx, userID, toUserID)
-	}
-	return nil
+	return nil // the batch has invalidated what the change made stale
 }
 
 // FollowList returns whom userID follows, most recent first.

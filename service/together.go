@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/tiktok-lite/server/model"
@@ -31,28 +32,52 @@ type outcome struct {
 // transaction. If that transaction fails, each change is retried in its
 // own, so that one failing change (an account just deleted, say) fails
 // alone.
-func together[C any](store Store, apply func(tx *model.Store, ctx context.Context, changes []C) ([]bool, error)) *batch.Combiner[C, outcome] {
+//
+// committed runs for every change that changed something, once its
+// transaction has committed and before any caller has its answer. It
+// belongs to the batch, not to the caller: a caller that hung up while
+// its change waited still gets its change made visible (its cache keys
+// invalidated), and a retry that finds "nothing changed" has nothing left
+// to do.
+func together[C any](store Store, apply func(tx *model.Store, ctx context.Context, changes []C) ([]bool, error),
+	committed func(ctx context.Context, change C)) *batch.Combiner[C, outcome] {
 	run := func(ctx context.Context, changes []C) []outcome {
-		out := make([]outcome, len(changes))
-		changed, err := commit(ctx, store, apply, changes)
-		if err == nil {
-			for i := range out {
-				out[i].changed = changed[i]
+		out := outcomes(ctx, store, apply, changes)
+		var wg sync.WaitGroup
+		for i, o := range out {
+			if o.changed {
+				wg.Add(1)
+				go func() { // each its own round trip, all at once
+					defer wg.Done()
+					committed(ctx, changes[i])
+				}()
 			}
-			return out
 		}
-		if len(changes) == 1 {
-			out[0].err = err
-			return out
-		}
-		for i := range changes {
-			one, err := commit(ctx, store, apply, changes[i:i+1])
-			out[i].err = err
-			out[i].changed = err == nil && one[0]
-		}
+		wg.Wait()
 		return out
 	}
 	return batch.New(run, maxBatch, batchTimeout)
+}
+
+func outcomes[C any](ctx context.Context, store Store, apply func(*model.Store, context.Context, []C) ([]bool, error), changes []C) []outcome {
+	out := make([]outcome, len(changes))
+	changed, err := commit(ctx, store, apply, changes)
+	if err == nil {
+		for i := range out {
+			out[i].changed = changed[i]
+		}
+		return out
+	}
+	if len(changes) == 1 {
+		out[0].err = err
+		return out
+	}
+	for i := range changes {
+		one, err := commit(ctx, store, apply, changes[i:i+1])
+		out[i].err = err
+		out[i].changed = err == nil && one[0]
+	}
+	return out
 }
 
 func commit[C any](ctx context.Context, store Store, apply func(*model.Store, context.Context, []C) ([]bool, error), changes []C) ([]bool, error) {

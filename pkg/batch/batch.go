@@ -80,14 +80,19 @@ func (b *Combiner[Op, Res]) drain() {
 
 func (b *Combiner[Op, Res]) runBatch(batch []*call[Op, Res]) {
 	ops := make([]Op, len(batch))
+	latest := time.Now().Add(b.limit)
 	deadline := time.Time{}
 	for i, c := range batch {
 		ops[i] = c.op
-		if d, ok := c.ctx.Deadline(); ok && d.After(deadline) {
+		d, ok := c.ctx.Deadline()
+		if !ok { // a caller without a deadline waits as long as allowed
+			d = latest
+		}
+		if d.After(deadline) {
 			deadline = d
 		}
 	}
-	if latest := time.Now().Add(b.limit); deadline.IsZero() || deadline.After(latest) {
+	if deadline.After(latest) {
 		deadline = latest
 	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(batch[0].ctx), deadline)

@@ -167,3 +167,33 @@ func TestTheFirstCallerKeepsItsOwnDeadline(t *testing.T) {
 		t.Fatal("the batch of a caller that left never ran")
 	}
 }
+
+// A caller without a deadline gives its batch the longest time allowed,
+// even beside a caller in a hurry: its change must not be cut short by a
+// stranger's deadline.
+func TestACallerWithoutADeadlineWaitsAsLongAsAllowed(t *testing.T) {
+	release := make(chan struct{})
+	deadlines := make(chan time.Time, 4)
+	b := New(func(ctx context.Context, ops []int) []int {
+		d, _ := ctx.Deadline()
+		deadlines <- d
+		if ops[0] == 0 {
+			<-release // holds the first batch, so the next two queue together
+		}
+		return ops
+	}, 8, time.Hour)
+	go b.Do(context.Background(), 0)
+	<-deadlines
+	hurry, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { b.Do(context.Background(), 1); close(done) }()
+	time.Sleep(10 * time.Millisecond)
+	go b.Do(hurry, 2)
+	time.Sleep(10 * time.Millisecond)
+	close(release)
+	if d := <-deadlines; time.Until(d) < 50*time.Minute {
+		t.Errorf("the batch of a patient and a hurried caller has %s, want about the hour allowed", time.Until(d).Round(time.Millisecond))
+	}
+	<-done
+}
