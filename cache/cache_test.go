@@ -76,6 +76,7 @@ type node struct {
 type nodeOpts struct {
 	dsn, redisAddr, amqpURL, prefix, queue string
 	local                                  time.Duration // LocalTTL: 0 leaves the in-process layer off
+	secondDelete                           time.Duration // 0: 100 ms
 }
 
 func newNode(t *testing.T, o nodeOpts) *node {
@@ -100,8 +101,11 @@ func newNode(t *testing.T, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.secondDelete == 0 {
+		o.secondDelete = 100 * time.Millisecond
+	}
 	n.cache, err = cache.New(n.store, n.rdb, n.broker, zap.NewNop(), nil, cache.Options{
-		Prefix: o.prefix, SecondDelete: 100 * time.Millisecond, DownFor: 50 * time.Millisecond, TTL: time.Hour, LocalTTL: o.local})
+		Prefix: o.prefix, SecondDelete: o.secondDelete, DownFor: 50 * time.Millisecond, TTL: time.Hour, LocalTTL: o.local})
 	if err != nil {
 		t.Fatal(err)
 	}

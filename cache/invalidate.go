@@ -55,6 +55,9 @@ func (c *Cache) invalidate(ctx context.Context, keys ...string) {
 	// The request may end right after this; the deletes must not.
 	ctx = context.WithoutCancel(ctx)
 	c.deleteOrRetry(ctx, keys)
+	// Again, now that Redis has lost the old values: a reader that missed
+	// in process after the first drop may have put Redis's old value back.
+	c.near.drop(keys...)
 	if c.closed.Load() {
 		return
 	}
