@@ -146,7 +146,7 @@ func newNode(t *testing.T, o nodeOpts) *node {
 	}
 	sniff := func(h []byte) (string, string, bool) { k, ok := media.Sniff(h); return k.ContentType, k.Ext, ok }
 	n.videos = service.NewVideos(n.store, n.cache, present, local, nil, sniff, n.cache, service.Quota{}, zap.NewNop())
-	n.inter = service.NewInteractions(n.store, n.cache, present, n.cache)
+	n.inter = service.NewInteractions(n.store, n.cache, present, n.cache, time.Minute)
 	n.social = service.NewSocial(n.store, n.cache, present, n.cache)
 	return n
 }
@@ -321,7 +321,7 @@ func truth(t *testing.T, n *node, w world, viewer int64) snapshot {
 	}
 	sniff := func(h []byte) (string, string, bool) { k, ok := media.Sniff(h); return k.ContentType, k.Ext, ok }
 	direct.videos = service.NewVideos(n.store, pass, present, mustLocal(t, n.dir), nil, sniff, pass, service.Quota{}, zap.NewNop())
-	direct.inter = service.NewInteractions(n.store, pass, present, pass)
+	direct.inter = service.NewInteractions(n.store, pass, present, pass, time.Minute)
 	direct.social = service.NewSocial(n.store, pass, present, pass)
 	return read(t, direct, w, viewer)
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Comment is a remark on a video.
@@ -23,6 +24,26 @@ func (s *Store) AddComment(ctx context.Context, c *Comment) error {
 		return fmt.Errorf("add comment: %w", translate(err))
 	}
 	return s.bumpVideo(ctx, c.VideoID, "comment_count", 1)
+}
+
+// RepeatedComment returns userID's newest comment on videoID whose text is
+// exactly content, made within window of now, or ErrNotFound. The texts
+// are compared here, byte for byte, not by the database's collation,
+// which would take "Nice" for "nice". Inside Tx after LockUser, no
+// identical comment can be committed meanwhile.
+func (s *Store) RepeatedComment(ctx context.Context, userID, videoID int64, content string, window time.Duration) (*Comment, error) {
+	var rows []*Comment
+	err := s.primary(ctx).Where("video_id = ? AND user_id = ? AND created_at >= ?", videoID, userID, s.nowMs()-window.Milliseconds()).
+		Order("id DESC").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("repeated comment: %w", translate(err))
+	}
+	for _, c := range rows {
+		if c.Content == content {
+			return c, nil
+		}
+	}
+	return nil, ErrNotFound
 }
 
 // DeleteComment removes comment c and uncounts it; it reports false when

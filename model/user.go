@@ -66,6 +66,22 @@ func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
 	return n > 0, nil
 }
 
+// LockUser holds user id's row until the transaction ends, so that one
+// user's writes that must see each other run one after the other (FOR
+// UPDATE on MySQL; SQLite's single writer holds the whole file already),
+// and reports whether the user exists. Call it inside Tx.
+func (s *Store) LockUser(ctx context.Context, id int64) (bool, error) {
+	sql := "SELECT id FROM users WHERE id = ?"
+	if s.db.Dialector.Name() == "mysql" {
+		sql += " FOR UPDATE"
+	}
+	var ids []int64
+	if err := s.db.WithContext(ctx).Raw(sql, id).Scan(&ids).Error; err != nil {
+		return false, fmt.Errorf("lock user: %w", translate(err))
+	}
+	return len(ids) > 0, nil
+}
+
 // Usage returns what user id has published: videos and bytes. Inside Tx
 // after CreateVideo it includes every commit before this one, since the
 // counters' row is locked by then.

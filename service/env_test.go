@@ -65,7 +65,7 @@ func newApp(t *testing.T, cfg config.Database, inProcess bool) *app {
 	return &app{
 		store: store, users: users, tokens: tokens, media: local, dir: dir,
 		videos: service.NewVideos(store, reads, present, local, nil, sniff, reads, service.Quota{}, zap.NewNop()),
-		inter:  service.NewInteractions(store, reads, present, reads),
+		inter:  service.NewInteractions(store, reads, present, reads, time.Minute),
 		social: service.NewSocial(store, reads, present, reads),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tiktok-lite/server/model"
 	"github.com/tiktok-lite/server/pkg/batch"
@@ -17,11 +18,18 @@ type Interactions struct {
 	pages pages
 	inv   Invalidator
 	likes *batch.Combiner[model.LikeChange, outcome]
+	// repeatWindow: see NewInteractions.
+	repeatWindow time.Duration
 }
 
 // NewInteractions returns the like and comment service.
-func NewInteractions(store Store, reads Reads, present *Presenter, inv Invalidator) *Interactions {
-	return &Interactions{store: store, reads: reads, pages: pages{reads, present}, inv: inv,
+//
+// A comment repeated by its author on the same video within repeatWindow
+// (0: never) is answered with the stored one instead of a second row: the
+// retry of a client that got no answer, or a timeout, while its comment
+// was stored.
+func NewInteractions(store Store, reads Reads, present *Presenter, inv Invalidator, repeatWindow time.Duration) *Interactions {
+	return &Interactions{store: store, reads: reads, pages: pages{reads, present}, inv: inv, repeatWindow: repeatWindow,
 		likes: together(store, (*model.Store).ApplyLikes, func(ctx context.Context, c model.LikeChange) {
 			inv.LikeChanged(ctx, c.UserID, c.Video)
 		})}
@@ -115,11 +123,21 @@ func (s *Interactions) AddComment(ctx context.Context, userID, videoID int64, co
 	}
 	c := &model.Comment{VideoID: videoID, UserID: userID, Content: content}
 	err = s.store.Tx(ctx, func(tx *model.Store) error {
-		if ok, err := tx.UserExists(ctx, userID); err != nil || !ok {
+		if ok, err := tx.LockUser(ctx, userID); err != nil || !ok {
 			if err == nil {
 				err = model.ErrUserGone
 			}
 			return err
+		}
+		if s.repeatWindow > 0 {
+			prev, err := tx.RepeatedComment(ctx, userID, videoID, content, s.repeatWindow)
+			if err == nil {
+				c = prev
+				return nil
+			}
+			if !errors.Is(err, model.ErrNotFound) {
+				return err
+			}
 		}
 		return tx.AddComment(ctx, c)
 	})

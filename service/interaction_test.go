@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -193,7 +194,7 @@ func TestConcurrentCommentsMatchRows(t *testing.T) {
 		writers := a.registerN(t, "w", 10)
 		ids := make([]int64, 40)
 		noErrors(t, "add", parallel(40, func(i int) error {
-			c, err := a.inter.AddComment(ctx, writers[i%10], v.ID, "hello")
+			c, err := a.inter.AddComment(ctx, writers[i%10], v.ID, fmt.Sprintf("hello %d", i))
 			if err == nil {
 				ids[i] = c.ID
 			}
@@ -259,6 +260,46 @@ func TestOneFailingChangeDoesNotSinkItsBatch(t *testing.T) {
 		}
 		if n := a.count(t, "follows", "to_user_id = ?", author); n != 39 {
 			t.Errorf("%d follow rows, want 39", n)
+		}
+	})
+}
+
+// A comment its author repeats on the same video (a client retrying a post
+// that got no answer) is answered with the stored one, also when the
+// repeats arrive at once; a different text, video or author is a new one.
+func TestARepeatedCommentIsStoredOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, a *app) {
+		ctx := context.Background()
+		author, fan := a.register(t, "author"), a.register(t, "fan")
+		v, w := a.publish(t, author, "one"), a.publish(t, author, "two")
+		ids := make([]int64, 8)
+		noErrors(t, "add", parallel(8, func(i int) error {
+			c, err := a.inter.AddComment(ctx, fan, v.ID, "first!")
+			if err == nil {
+				ids[i] = c.ID
+			}
+			return err
+		}))
+		for _, id := range ids {
+			if id != ids[0] {
+				t.Fatalf("eight identical posts answered with ids %v, want one comment", ids)
+			}
+		}
+		for _, c := range []struct {
+			user, video int64
+			text        string
+		}{{fan, v.ID, "First!"}, {fan, w.ID, "first!"}, {author, v.ID, "first!"}} {
+			got, err := a.inter.AddComment(ctx, c.user, c.video, c.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ID == ids[0] {
+				t.Errorf("%+v was taken for the repeated comment", c)
+			}
+		}
+		rows := a.count(t, "comments", "video_id = ?", v.ID)
+		if got := a.videoView(t, 0, v.ID).CommentCount; got != rows || rows != 3 {
+			t.Errorf("comment_count = %d, rows = %d; want both 3", got, rows)
 		}
 	})
 }

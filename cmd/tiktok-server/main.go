@@ -228,7 +228,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 	videos := service.NewVideos(store, reads.Cache, present, files, covers, sniff, reads.Cache,
 		service.Quota{Videos: cfg.Upload.QuotaVideos, Bytes: cfg.Upload.QuotaBytes}, log)
-	interactions := service.NewInteractions(store, reads.Cache, present, reads.Cache)
+	interactions := service.NewInteractions(store, reads.Cache, present, reads.Cache, cfg.Comments.RepeatWindow)
 	social := service.NewSocial(store, reads.Cache, present, reads.Cache)
 
 	tmpDir := filepath.Join(cfg.DataDir, "tmp")

@@ -32,6 +32,7 @@ type Config struct {
 	RabbitMQ  RabbitMQ  `mapstructure:"rabbitmq"`
 	Storage   Storage   `mapstructure:"storage"`
 	Upload    Upload    `mapstructure:"upload"`
+	Comments  Comments  `mapstructure:"comments"`
 	Seed      Seed      `mapstructure:"seed"`
 	RateLimit RateLimit `mapstructure:"ratelimit"`
 	Tracing   Tracing   `mapstructure:"tracing"`
@@ -187,6 +188,12 @@ type Upload struct {
 	QuotaBytes   int64         `mapstructure:"quota_bytes"`
 	FFmpeg       string        `mapstructure:"ffmpeg"`
 	CoverTimeout time.Duration `mapstructure:"cover_timeout"`
+}
+
+// Comments: a comment repeated by its author on the same video within
+// RepeatWindow is answered with the stored one; 0 stores every repeat.
+type Comments struct {
+	RepeatWindow time.Duration `mapstructure:"repeat_window"`
 }
 
 // Seed fills an empty embedded database with a demo user and video.
@@ -459,6 +466,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Redis.Addr != "" && (c.Redis.Timeout <= 0 || c.Redis.TTL <= 0) {
 		bad("redis.timeout", "redis.timeout and redis.ttl must be positive durations")
+	}
+	if c.Comments.RepeatWindow < 0 {
+		bad("comments.repeat_window", "must be 0 (off) or a positive duration")
 	}
 	if c.Cache.LocalTTL < 0 {
 		bad("cache.local_ttl", "must be 0 (off) or a positive duration")

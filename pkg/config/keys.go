@@ -88,6 +88,7 @@ var Keys = []Key{
 	{Name: "upload.quota_bytes", Default: 10 << 30, Doc: "most bytes one user may keep published (10 GiB); `0` is no limit"},
 	{Name: "upload.ffmpeg", Default: "", Shown: "`ffmpeg` on PATH", Doc: "ffmpeg for covers and to refuse files with no decodable video; without it the default cover is used and uploads are judged by their first bytes alone"},
 	{Name: "upload.cover_timeout", Default: "10s", Doc: "longest ffmpeg may take over one cover"},
+	{Name: "comments.repeat_window", Default: "1m", Doc: "a comment its author repeats on the same video within this time is answered with the stored one, not stored twice (the retry of a client that got no answer); `0` stores every repeat"},
 	{Name: "seed.demo", Default: true, Doc: "on an empty database (SQLite or MySQL), create a demo user and sample video"},
 	{Name: "ratelimit.enabled", Default: true, Doc: "`false` switches every limit off (load tests)"},
 	{Name: "ratelimit.auth_per_minute", Default: 20, Doc: "register + login per client IP"},

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -139,11 +140,12 @@ func TestPublishFeedAndMedia(t *testing.T) {
 func TestRefusedUploadsLeaveNothing(t *testing.T) {
 	for _, st := range stacks() {
 		t.Run(st.name, func(t *testing.T) {
-			s := start(t, "", append(st.env(t), "TIKTOK_UPLOAD_MAX_BYTES=100000")...)
+			sample := media.SampleVideo()
+			limit := len(sample) - 1 // the sample is over it, by a byte
+			s := start(t, "", append(st.env(t), fmt.Sprintf("TIKTOK_UPLOAD_MAX_BYTES=%d", limit))...)
 			authorID, token := s.register(t, "author", "secret1")
-			sample := media.SampleVideo() // larger than this server's limit
 
-			small := sample[:50000] // a valid MP4 header, under the limit
+			small := sample[:limit/2] // a valid MP4 header, under the limit
 			for _, tt := range []struct {
 				name   string
 				fields map[string]string
