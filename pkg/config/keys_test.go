@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite the README's configuration table from Keys")
@@ -143,5 +145,39 @@ func TestBcryptCostBelowTenOnlyInTests(t *testing.T) {
 		case c.problem != "" && (err == nil || !strings.Contains(err.Error(), c.problem)):
 			t.Errorf("%v: err = %v, want %q", c.vars, err, c.problem)
 		}
+	}
+}
+
+// TestFullStackExampleHasEveryKey: the commented full-stack example names
+// every declared key, and nothing else.
+func TestFullStackExampleHasEveryKey(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", ".config", "config.fullstack.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var inFile []string
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				walk(prefix+k+".", sub)
+				continue
+			}
+			inFile = append(inFile, prefix+k)
+		}
+	}
+	walk("", doc)
+	var keys []string
+	for _, k := range Keys {
+		keys = append(keys, k.Name)
+	}
+	sort.Strings(inFile)
+	sort.Strings(keys)
+	if !reflect.DeepEqual(inFile, keys) {
+		t.Errorf("config.fullstack.yaml's keys differ from Keys:\n file %v\n keys %v", inFile, keys)
 	}
 }
