@@ -41,8 +41,8 @@ type outcome struct {
 // to do.
 func together[C any](store Store, apply func(tx *model.Store, ctx context.Context, changes []C) ([]bool, error),
 	committed func(ctx context.Context, change C)) *batch.Combiner[C, outcome] {
-	run := func(ctx context.Context, changes []C) []outcome {
-		out := outcomes(ctx, store, apply, changes)
+	run := func(ctx context.Context, changes []C) []outcome { return outcomes(ctx, store, apply, changes) }
+	settle := func(ctx context.Context, changes []C, out []outcome) {
 		var wg sync.WaitGroup
 		for i, o := range out {
 			if o.changed {
@@ -54,9 +54,8 @@ func together[C any](store Store, apply func(tx *model.Store, ctx context.Contex
 			}
 		}
 		wg.Wait()
-		return out
 	}
-	return batch.New(run, maxBatch, batchTimeout)
+	return batch.New(run, maxBatch, batchTimeout).Settle(settle)
 }
 
 func outcomes[C any](ctx context.Context, store Store, apply func(*model.Store, context.Context, []C) ([]bool, error), changes []C) []outcome {

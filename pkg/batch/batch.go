@@ -14,9 +14,10 @@ import (
 // Combiner runs ops through run in batches of at most max. run returns
 // one result per op, in order.
 type Combiner[Op, Res any] struct {
-	run   func(ctx context.Context, ops []Op) []Res
-	max   int
-	limit time.Duration
+	run    func(ctx context.Context, ops []Op) []Res
+	settle func(ctx context.Context, ops []Op, res []Res)
+	max    int
+	limit  time.Duration
 
 	mu    sync.Mutex
 	queue []*call[Op, Res]
@@ -35,6 +36,15 @@ type call[Op, Res any] struct {
 // deadline is the latest of its callers', and at most limit away.
 func New[Op, Res any](run func(ctx context.Context, ops []Op) []Res, max int, limit time.Duration) *Combiner[Op, Res] {
 	return &Combiner[Op, Res]{run: run, max: max, limit: limit}
+}
+
+// Settle sets what must happen after a batch has run and before its
+// callers have their results (making committed changes visible, say). It
+// runs on a goroutine of its own, so the next batch need not wait for it.
+// Call it before the first Do.
+func (b *Combiner[Op, Res]) Settle(settle func(ctx context.Context, ops []Op, res []Res)) *Combiner[Op, Res] {
+	b.settle = settle
+	return b
 }
 
 // Do runs op, alone or with others that arrive meanwhile, and returns its
@@ -97,9 +107,19 @@ func (b *Combiner[Op, Res]) runBatch(batch []*call[Op, Res]) {
 	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(batch[0].ctx), deadline)
 	res := b.run(ctx, ops)
-	cancel()
-	for i, c := range batch {
-		c.res = res[i]
-		close(c.done)
+	answer := func() {
+		cancel()
+		for i, c := range batch {
+			c.res = res[i]
+			close(c.done)
+		}
 	}
+	if b.settle == nil {
+		answer()
+		return
+	}
+	go func() {
+		b.settle(ctx, ops, res)
+		answer()
+	}()
 }

@@ -197,3 +197,32 @@ func TestACallerWithoutADeadlineWaitsAsLongAsAllowed(t *testing.T) {
 	}
 	<-done
 }
+
+// Settle runs before a batch's callers have their results, and the next
+// batch does not wait for it.
+func TestSettleRunsBeforeTheAnswersAndBesideTheNextBatch(t *testing.T) {
+	var settled atomic.Int64
+	release := make(chan struct{})
+	b := New(func(_ context.Context, ops []int) []int { return ops }, 8, time.Minute).
+		Settle(func(_ context.Context, ops []int, _ []int) {
+			if ops[0] == 0 {
+				<-release // the first batch's settling is slow
+			}
+			settled.Add(int64(len(ops)))
+		})
+	first := make(chan int64, 1)
+	go func() { b.Do(context.Background(), 0); first <- settled.Load() }()
+	time.Sleep(20 * time.Millisecond)
+	if _, err := b.Do(context.Background(), 1); err != nil { // runs while the first still settles
+		t.Fatal(err)
+	}
+	select {
+	case <-first:
+		t.Fatal("the first caller was answered before its batch settled")
+	default:
+	}
+	close(release)
+	if n := <-first; n < 1 {
+		t.Fatalf("the first caller was answered with %d settled", n)
+	}
+}
