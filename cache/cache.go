@@ -12,6 +12,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -228,14 +229,14 @@ func (c *Cache) Find(ctx context.Context, l model.Lookup) (*model.Found, error) 
 
 	var fill []func(redis.Pipeliner)
 	if missV := decodeInto(videos, c, videoCodec, found.Videos); len(missV) > 0 {
-		rows, err := c.loadVideos(ctx, missV)
+		rows, err := c.loadVideos(ctx, videos, missV)
 		if err != nil {
 			return nil, err
 		}
 		fill = append(fill, storeRows(videos, c, ctx, missV, rows, c.k.video, videoCodec, found.Videos))
 	}
 	if missU := decodeInto(users, c, userCodec, found.Users); len(missU) > 0 {
-		rows, err := c.loadUsers(ctx, missU)
+		rows, err := c.loadUsers(ctx, users, missU)
 		if err != nil {
 			return nil, err
 		}
@@ -388,16 +389,36 @@ func storeRows[T any](r *objectRead, c *Cache, ctx context.Context, ids []int64,
 	}
 }
 
-func (c *Cache) loadVideos(ctx context.Context, ids []int64) (map[int64]*model.Video, error) {
-	v, err, _ := c.group.Do("videos:"+joinIDs(ids), func() (any, error) { return c.db.VideosByIDs(ctx, ids) })
+// shared runs load once for the concurrent callers of key that took the
+// same epoch of the in-process layer before they read below it. A caller
+// whose epoch moved (a write invalidated since the running load began)
+// starts a load of its own instead of receiving a value read before the
+// write.
+func (c *Cache) shared(key string, epoch uint64, load func() (any, error)) (any, error) {
+	v, err, _ := c.group.Do(key+"@"+strconv.FormatUint(epoch, 10), load)
+	return v, err
+}
+
+// epoch folds the epochs a read took into one: every epoch only grows, so
+// an invalidation of any of the keys since makes it larger.
+func (r *objectRead) epoch() uint64 {
+	var sum uint64
+	for _, e := range r.epochs {
+		sum += e
+	}
+	return sum
+}
+
+func (c *Cache) loadVideos(ctx context.Context, r *objectRead, ids []int64) (map[int64]*model.Video, error) {
+	v, err := c.shared("videos:"+joinIDs(ids), r.epoch(), func() (any, error) { return c.db.VideosByIDs(ctx, ids) })
 	if err != nil {
 		return nil, err
 	}
 	return v.(map[int64]*model.Video), nil
 }
 
-func (c *Cache) loadUsers(ctx context.Context, ids []int64) (map[int64]*model.User, error) {
-	v, err, _ := c.group.Do("users:"+joinIDs(ids), func() (any, error) { return c.db.UsersByIDs(ctx, ids) })
+func (c *Cache) loadUsers(ctx context.Context, r *objectRead, ids []int64) (map[int64]*model.User, error) {
+	v, err := c.shared("users:"+joinIDs(ids), r.epoch(), func() (any, error) { return c.db.UsersByIDs(ctx, ids) })
 	if err != nil {
 		return nil, err
 	}

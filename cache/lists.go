@@ -43,7 +43,7 @@ func list[T any](c *Cache, ctx context.Context, kind, key string, cd codec[T], l
 		v    T
 		size int // encoded
 	}
-	loaded, err, _ := c.group.Do(key, func() (any, error) {
+	loaded, err := c.shared(key, epoch, func() (any, error) {
 		v, err := load()
 		if err != nil {
 			return nil, err
@@ -220,7 +220,7 @@ func (c *Cache) feedNear(ctx context.Context, beforeMs int64, limit int) ([]mode
 		}
 	} else {
 		c.m.count("timeline", 0, 1)
-		v, err, _ := c.group.Do(key, func() (any, error) { return c.rebuildTimeline(ctx) })
+		v, err := c.shared(key, epoch, func() (any, error) { return c.rebuildTimeline(ctx) })
 		if err != nil {
 			return nil, err
 		}

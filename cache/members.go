@@ -93,7 +93,7 @@ func (m *memberRead) answer(c *Cache) (func(redis.Pipeliner), error) {
 		}
 	}
 	c.m.count(m.kind, 0, 1)
-	v, err, _ := c.group.Do(m.key, func() (any, error) { return m.load() })
+	v, err := c.shared(m.key, m.epoch, func() (any, error) { return m.load() })
 	if err != nil {
 		return nil, err
 	}
