@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,10 +27,17 @@ func (c *Cache) VideoPublished(ctx context.Context, v *model.Video) {
 	c.invalidate(ctx, c.k.video(v.ID), c.k.timeline(), c.k.published(v.AuthorID), c.k.user(v.AuthorID))
 }
 
-// LikeChanged drops the video's and both users' counters and the liker's
-// lists and membership set.
-func (c *Cache) LikeChanged(ctx context.Context, userID int64, v *model.Video) {
-	c.invalidate(ctx, c.k.video(v.ID), c.k.user(userID), c.k.user(v.AuthorID), c.k.likes(userID), c.k.favorites(userID))
+// LikesChanged drops, for each like or unlike, the video's and both
+// users' counters and the liker's lists and membership set: one delete for
+// a whole batch of changes.
+func (c *Cache) LikesChanged(ctx context.Context, changes []model.LikeChange) {
+	keys := make([]string, 0, 5*len(changes))
+	for _, ch := range changes {
+		keys = append(keys, c.k.video(ch.Video.ID), c.k.user(ch.UserID), c.k.user(ch.Video.AuthorID),
+			c.k.likes(ch.UserID), c.k.favorites(ch.UserID))
+	}
+	slices.Sort(keys) // a hot video or author is in many changes
+	c.invalidate(ctx, slices.Compact(keys)...)
 }
 
 // CommentsChanged drops the video's comment list and count.
@@ -37,10 +45,16 @@ func (c *Cache) CommentsChanged(ctx context.Context, videoID int64) {
 	c.invalidate(ctx, c.k.comments(videoID), c.k.video(videoID))
 }
 
-// FollowChanged drops both users' counters, lists and membership.
-func (c *Cache) FollowChanged(ctx context.Context, userID, toUserID int64) {
-	c.invalidate(ctx, c.k.user(userID), c.k.user(toUserID), c.k.follows(userID),
-		c.k.following(userID), c.k.followers(toUserID), c.k.friends(userID), c.k.friends(toUserID))
+// FollowsChanged drops, for each follow or unfollow, both users' counters,
+// lists and membership: one delete for a whole batch of changes.
+func (c *Cache) FollowsChanged(ctx context.Context, changes []model.FollowChange) {
+	keys := make([]string, 0, 7*len(changes))
+	for _, ch := range changes {
+		keys = append(keys, c.k.user(ch.UserID), c.k.user(ch.ToUserID), c.k.follows(ch.UserID),
+			c.k.following(ch.UserID), c.k.followers(ch.ToUserID), c.k.friends(ch.UserID), c.k.friends(ch.ToUserID))
+	}
+	slices.Sort(keys) // a hot video or author is in many changes
+	c.invalidate(ctx, slices.Compact(keys)...)
 }
 
 // invalidate deletes keys now and again after SecondDelete: a reader that

@@ -44,9 +44,9 @@ type Reads interface {
 type Invalidator interface {
 	UserCreated(ctx context.Context, userID int64)
 	VideoPublished(ctx context.Context, v *model.Video)
-	LikeChanged(ctx context.Context, userID int64, v *model.Video)
+	LikesChanged(ctx context.Context, changes []model.LikeChange)
 	CommentsChanged(ctx context.Context, videoID int64)
-	FollowChanged(ctx context.Context, userID, toUserID int64)
+	FollowsChanged(ctx context.Context, changes []model.FollowChange)
 }
 
 // MediaStore keeps uploaded videos and covers.

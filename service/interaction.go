@@ -30,9 +30,7 @@ type Interactions struct {
 // was stored.
 func NewInteractions(store Store, reads Reads, present *Presenter, inv Invalidator, repeatWindow time.Duration) *Interactions {
 	return &Interactions{store: store, reads: reads, pages: pages{reads, present}, inv: inv, repeatWindow: repeatWindow,
-		likes: together(store, (*model.Store).ApplyLikes, func(ctx context.Context, c model.LikeChange) {
-			inv.LikeChanged(ctx, c.UserID, c.Video)
-		})}
+		likes: together(store, (*model.Store).ApplyLikes, inv.LikesChanged)}
 }
 
 // errAccountGone answers a valid token whose user no longer exists.

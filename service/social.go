@@ -28,9 +28,7 @@ type Social struct {
 // NewSocial returns the relation and message service.
 func NewSocial(store Store, reads Reads, present *Presenter, inv Invalidator) *Social {
 	return &Social{store: store, reads: reads, pages: pages{reads, present}, inv: inv,
-		follows: together(store, (*model.Store).ApplyFollows, func(ctx context.Context, c model.FollowChange) {
-			inv.FollowChanged(ctx, c.UserID, c.ToUserID)
-		})}
+		follows: together(store, (*model.Store).ApplyFollows, inv.FollowsChanged)}
 }
 
 func (s *Social) target(ctx context.Context, userID, toUserID int64, self string) error {

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/tiktok-lite/server/model"
@@ -33,27 +32,25 @@ type outcome struct {
 // own, so that one failing change (an account just deleted, say) fails
 // alone.
 //
-// committed runs for every change that changed something, once its
+// committed runs with every change that changed something, once their
 // transaction has committed and before any caller has its answer. It
 // belongs to the batch, not to the caller: a caller that hung up while
 // its change waited still gets its change made visible (its cache keys
 // invalidated), and a retry that finds "nothing changed" has nothing left
 // to do.
 func together[C any](store Store, apply func(tx *model.Store, ctx context.Context, changes []C) ([]bool, error),
-	committed func(ctx context.Context, change C)) *batch.Combiner[C, outcome] {
+	committed func(ctx context.Context, changes []C)) *batch.Combiner[C, outcome] {
 	run := func(ctx context.Context, changes []C) []outcome { return outcomes(ctx, store, apply, changes) }
 	settle := func(ctx context.Context, changes []C, out []outcome) {
-		var wg sync.WaitGroup
+		var changed []C
 		for i, o := range out {
 			if o.changed {
-				wg.Add(1)
-				go func() { // each its own round trip, all at once
-					defer wg.Done()
-					committed(ctx, changes[i])
-				}()
+				changed = append(changed, changes[i])
 			}
 		}
-		wg.Wait()
+		if len(changed) > 0 {
+			committed(ctx, changed)
+		}
 	}
 	return batch.New(run, maxBatch, batchTimeout).Settle(settle)
 }
