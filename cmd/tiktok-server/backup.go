@@ -19,9 +19,7 @@ import (
 // runBackup is `tiktok-server backup --config C.yaml --out FILE.tar.gz`,
 // safe while the server runs.
 func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("tiktok-server backup", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	configPath := fs.String("config", "", "the server's configuration file (default "+config.DefaultPath+" when present)")
+	fs, serverConfig := serverSubcommand("backup", "the server's configuration file", stdout)
 	out := fs.String("out", "", "the archive to write, e.g. backup.tar.gz")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -30,7 +28,7 @@ func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Usage()
 		return errors.New("backup: --out is required")
 	}
-	cfg, err := config.LoadEnv(*configPath, os.LookupEnv) // the server's own settings, as it reads them
+	cfg, err := serverConfig()
 	if err != nil {
 		return err
 	}
@@ -67,9 +65,7 @@ func runBackup(ctx context.Context, args []string, stdout io.Writer) error {
 // runRestore is `tiktok-server restore --config C.yaml --in FILE.tar.gz`,
 // into an empty data directory.
 func runRestore(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("tiktok-server restore", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	configPath := fs.String("config", "", "the configuration of the server to restore into (default "+config.DefaultPath+" when present)")
+	fs, serverConfig := serverSubcommand("restore", "the configuration of the server to restore into", stdout)
 	in := fs.String("in", "", "the archive made by backup")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -78,7 +74,7 @@ func runRestore(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Usage()
 		return errors.New("restore: --in is required")
 	}
-	cfg, err := config.LoadEnv(*configPath, os.LookupEnv)
+	cfg, err := serverConfig()
 	if err != nil {
 		return err
 	}
@@ -98,6 +94,17 @@ func runRestore(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	printManifest(stdout, "restore: checked and restored "+*in+" into "+cfg.DataDir, m)
 	return nil
+}
+
+// serverSubcommand is the flag set of `tiktok-server name` for a
+// subcommand that acts on one server, with its --config flag, and the
+// loader of that server's own settings, read as the server reads them
+// (the file and the TIKTOK_* variables).
+func serverSubcommand(name, configHelp string, stdout io.Writer) (*flag.FlagSet, func() (*config.Config, error)) {
+	fs := flag.NewFlagSet("tiktok-server "+name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	path := fs.String("config", "", configHelp+" (default "+config.DefaultPath+" when present)")
+	return fs, func() (*config.Config, error) { return config.LoadEnv(*path, os.LookupEnv) }
 }
 
 func printManifest(w io.Writer, head string, m *service.Manifest) {

@@ -3,24 +3,18 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"time"
-
-	"github.com/tiktok-lite/server/pkg/config"
 )
 
 // runHealthcheck is `tiktok-server healthcheck`: GET /healthz of the server
 // that this configuration describes, on this host. It is the probe of the
 // scratch image, which has no shell or curl.
 func runHealthcheck(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("tiktok-server healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	configPath := fs.String("config", "", "the server's configuration file (default "+config.DefaultPath+" when present)")
+	fs, serverConfig := serverSubcommand("healthcheck", "the server's configuration file", stdout)
 	url := fs.String("url", "", "probe this URL instead of /healthz on server.addr's port")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -29,7 +23,7 @@ func runHealthcheck(ctx context.Context, args []string, stdout io.Writer) error 
 		return fmt.Errorf("healthcheck: unknown argument %q", fs.Arg(0))
 	}
 	if *url == "" {
-		cfg, err := config.LoadEnv(*configPath, os.LookupEnv)
+		cfg, err := serverConfig()
 		if err != nil {
 			return err
 		}
