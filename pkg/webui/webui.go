@@ -74,9 +74,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	data, err := fs.ReadFile(assets, "assets/"+name)
-	if name == "index.html" {
-		data = h.index
+	data, err := h.index, error(nil)
+	if name != "index.html" {
+		data, err = fs.ReadFile(assets, "assets/"+name)
 	}
 	if err != nil {
 		// Missing files and directories alike are simply not there.
