@@ -74,14 +74,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	data, err := h.index, error(nil)
+	data := h.index
 	if name != "index.html" {
-		data, err = fs.ReadFile(assets, "assets/"+name)
-	}
-	if err != nil {
-		// Missing files and directories alike are simply not there.
-		http.NotFound(w, r)
-		return
+		var err error
+		if data, err = fs.ReadFile(assets, "assets/"+name); err != nil {
+			// Missing files and directories alike are simply not there.
+			http.NotFound(w, r)
+			return
+		}
 	}
 	sum := sha256.Sum256(data)
 	hd := w.Header()
