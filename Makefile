@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: help run build test vet fmt config-table release image clean postman postman-fullstack e2e-web bench fuzz fault soak
+.PHONY: help run build test vet fmt tables release image clean postman postman-fullstack e2e-web bench fuzz fault soak
 .DEFAULT_GOAL := help
 
 ## help: this list (also what a bare `make` prints)
@@ -38,9 +38,10 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## config-table: rewrite the README's configuration table from pkg/config/keys.go
-config-table:
-	$(GO) test ./pkg/config -run TestREADMETableIsTheKeys -update
+## tables: rewrite the generated tables of the docs: configuration (from
+## pkg/config/keys.go) and error codes (from api/openapi.yaml)
+tables:
+	$(GO) test ./pkg/config ./api -run 'TestREADMETableIsTheKeys|TestErrorTableIsTheDocument' -update
 
 ## postman: the Postman collection (newman) against a fresh embedded server, twice
 postman:

@@ -36,6 +36,7 @@ type Deps struct {
 	Media  http.Handler // stored media under /media/, nil when served elsewhere (OSS)
 	Static http.Handler // default images under /static/
 	Web    http.Handler // the web client at /, nil for none
+	Spec   http.Handler // api/openapi.yaml as JSON at /openapi.json
 }
 
 // New returns the engine.
@@ -65,6 +66,7 @@ func New(d Deps) (*gin.Engine, error) {
 
 	r.GET("/healthz", d.Health.Alive)
 	r.GET("/readyz", d.Health.Ready)
+	r.GET("/openapi.json", gin.WrapH(d.Spec))
 	if d.Media != nil {
 		r.GET("/media/*key", gin.WrapH(http.StripPrefix("/media/", d.Media)))
 		r.HEAD("/media/*key", gin.WrapH(http.StripPrefix("/media/", d.Media)))
@@ -78,7 +80,10 @@ func New(d Deps) (*gin.Engine, error) {
 	}
 
 	guest, user := d.Auth.Optional(), d.Auth.Required()
-	authLimit, writeLimit := limit(d.AuthLimit, middleware.PerIP, d.Log), limit(d.WriteLimit, middleware.PerUser, d.Log)
+	perIP := func(l middleware.RateLimiter, log *zap.Logger) gin.HandlerFunc {
+		return middleware.PerIP(l, log, controller.SessionAnswer)
+	}
+	authLimit, writeLimit := limit(d.AuthLimit, perIP, d.Log), limit(d.WriteLimit, middleware.PerUser, d.Log)
 	// Every route but publish gets a bounded body and a short deadline;
 	// publish streams its own body, checks its own token (it may sit in the
 	// multipart form, after the file) and gets the upload's time.

@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/tiktok-lite/server/api"
 	"github.com/tiktok-lite/server/cache"
 	"github.com/tiktok-lite/server/controller"
 	"github.com/tiktok-lite/server/middleware"
@@ -256,6 +257,10 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		return err
 	}
 	health := controller.NewHealth(log, checks...)
+	spec, err := api.Handler()
+	if err != nil {
+		return err
+	}
 	deps := routes.Deps{
 		Log:            log,
 		TrustedProxies: cfg.Server.TrustedProxies,
@@ -271,6 +276,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		Health:         health,
 		Media:          files.handler,
 		Web:            webui.Handler(cfg.Upload.MaxBytes, publicURL, files.origin),
+		Spec:           spec,
 		Static: controller.NewStatic(map[string][]byte{
 			"avatar.png": media.DefaultAvatar(), "background.png": media.DefaultBackground(), "cover.jpg": media.DefaultCover(),
 		}),

@@ -10,54 +10,18 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tiktok-lite/server/test/docs"
 )
 
-var update = flag.Bool("update", false, "rewrite the README's configuration table from Keys")
+var update = flag.Bool("update", false, "rewrite the documented configuration table from Keys")
 
-const (
-	tableStart = "<!-- config table: made from pkg/config/keys.go by `make config-table`; edit the keys there -->\n"
-	tableEnd   = "<!-- /config table -->"
-)
-
-// TestREADMETableIsTheKeys fails when the README's configuration table and
-// the declared keys differ; `make config-table` rewrites the table.
+// TestREADMETableIsTheKeys fails when the documented configuration table
+// and the declared keys differ; `make tables` rewrites the table.
 func TestREADMETableIsTheKeys(t *testing.T) {
-	path := filepath.Join("..", "..", "README.md")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(raw)
-	start := strings.Index(doc, tableStart)
-	end := strings.Index(doc, tableEnd)
-	if start < 0 || end < start {
-		t.Fatalf("README.md has no configuration table between %q and %q", strings.TrimSpace(tableStart), tableEnd)
-	}
-	start += len(tableStart)
-	want := MarkdownTable()
-	if doc[start:end] == want {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(path, []byte(doc[:start]+want+doc[end:]), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	got := strings.Split(doc[start:end], "\n")
-	for i, line := range strings.Split(want, "\n") {
-		if i >= len(got) || got[i] != line {
-			t.Fatalf("README.md's configuration table differs from pkg/config/keys.go at row %d:\n got  %q\n want %q\nrun `make config-table`", i+1, at(got, i), line)
-		}
-	}
-	t.Fatalf("README.md's configuration table has rows past the keys; run `make config-table`")
-}
-
-func at(lines []string, i int) string {
-	if i < len(lines) {
-		return lines[i]
-	}
-	return ""
+	docs.Section(t, "README.md",
+		"<!-- config table: made from pkg/config/keys.go by `make tables`; edit the keys there -->",
+		"<!-- /config table -->", MarkdownTable(), "make tables", *update)
 }
 
 // TestEveryFieldIsAKey compares the keys with the fields of Config, so a
