@@ -36,6 +36,10 @@ type sessionResponse struct {
 	Token  string `json:"token"`
 }
 
+// SessionAnswer is register's and login's answer object, for a refusal
+// before the handler runs (the rate limit).
+func SessionAnswer() response.Body { return &sessionResponse{} }
+
 // Register handles POST /douyin/user/register/.
 func (h *User) Register(c *gin.Context) { h.session(c, h.users.Register) }
 

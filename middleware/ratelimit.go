@@ -110,7 +110,10 @@ func (l *Fallback) Allow(ctx context.Context, key string) (bool, error) {
 	return l.fallback.Allow(ctx, key)
 }
 
-func limitBy(l RateLimiter, log *zap.Logger, key func(*gin.Context) string) gin.HandlerFunc {
+// limitBy refuses a request over the limit of its key with answer(): the
+// route's own answer object, so that the fields a route always carries
+// (register's and login's user_id and token) are there on a refusal too.
+func limitBy(l RateLimiter, log *zap.Logger, key func(*gin.Context) string, answer func() response.Body) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		k := key(c)
 		if k == "" {
@@ -125,16 +128,18 @@ func limitBy(l RateLimiter, log *zap.Logger, key func(*gin.Context) string) gin.
 			ok = true
 		}
 		if !ok {
-			response.Fail(c, log, errcode.TooManyRequests)
+			response.Write(c, log, answer(), errcode.TooManyRequests)
+			c.Abort()
 			return
 		}
 		c.Next()
 	}
 }
 
-// PerIP limits by client address (register and login: password guessing).
-func PerIP(l RateLimiter, log *zap.Logger) gin.HandlerFunc {
-	return limitBy(l, log, func(c *gin.Context) string { return "ip:" + c.ClientIP() })
+// PerIP limits by client address (register and login: password guessing);
+// a refusal is answered with answer().
+func PerIP(l RateLimiter, log *zap.Logger, answer func() response.Body) gin.HandlerFunc {
+	return limitBy(l, log, func(c *gin.Context) string { return "ip:" + c.ClientIP() }, answer)
 }
 
 // PerUser limits by authenticated user; it runs after authentication.
@@ -144,5 +149,7 @@ func PerUser(l RateLimiter, log *zap.Logger) gin.HandlerFunc {
 			return "user:" + strconv.FormatInt(id, 10)
 		}
 		return ""
-	})
+	}, envelope)
 }
+
+func envelope() response.Body { return &response.Envelope{} }

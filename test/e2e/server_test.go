@@ -5,22 +5,37 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tiktok-lite/server/pkg/mq"
+	"github.com/tiktok-lite/server/test/spec"
 	"github.com/tiktok-lite/server/test/testenv"
 )
 
 // binary is built once for the whole package by TestMain.
 var binary string
 
-func TestMain(m *testing.M) { testenv.RunWithServer(m, &binary) }
+// Every request to a route and every answer is checked against
+// api/openapi.yaml on its way; the package fails if one did not match.
+func TestMain(m *testing.M) {
+	check, err := spec.Install()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testenv.RunWithServer(m, &binary, check.Verdict, func() error {
+		fmt.Printf("api/openapi.yaml: %d answers checked\n", check.Checked())
+		return nil
+	})
+}
 
 // server is one running binary and the test that drives it.
 type server struct {

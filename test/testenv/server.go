@@ -17,8 +17,9 @@ import (
 
 // RunWithServer is a TestMain for black-box packages: it builds the real
 // server with the race detector once, stores its path in *binary, runs
-// the tests and removes the build.
-func RunWithServer(m *testing.M, binary *string) {
+// the tests and removes the build. Each verdict runs after the tests; one
+// that returns an error fails the package.
+func RunWithServer(m *testing.M, binary *string, verdicts ...func() error) {
 	dir, err := os.MkdirTemp("", "tiktok-server-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -38,6 +39,12 @@ func RunWithServer(m *testing.M, binary *string) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	for _, verdict := range verdicts {
+		if err := verdict(); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			code = 1
+		}
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
