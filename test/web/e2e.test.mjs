@@ -438,6 +438,26 @@ test('two people use the web client end to end', { timeout: 240_000 }, async (t)
       B.offline = false;
     });
 
+    await step('the API reference lists every route and tries one on this server', async () => {
+      const { page } = A;
+      await page.goto(`${BASE}/#/profile`);
+      await page.getByRole('link', { name: 'API' }).click();
+      await page.waitForURL(/\/web\/api\.html/);
+      const spec = await (await fetch(`${BASE}/openapi.json`)).json();
+      const operations = Object.values(spec.paths).reduce((n, item) => n + Object.keys(item).length, 0);
+      await page.locator('.opblock').nth(operations - 1).waitFor();
+      assert.equal(await page.locator('.opblock').count(), operations, 'one block per operation of /openapi.json');
+      const feed = page.locator('#operations-videos-feed');
+      await feed.locator('.opblock-summary').click();
+      await feed.getByRole('button', { name: 'Execute' }).click();
+      const answer = feed.locator('.live-responses-table .response-col_description pre').first();
+      await answer.waitFor();
+      const body = JSON.parse(await answer.innerText());
+      assert.equal(body.status_code, 0, 'the feed tried from the reference');
+      assert.ok(Array.isArray(body.video_list) && body.video_list.length > 0, 'the feed holds videos');
+      await page.screenshot({ path: path.join(ARTIFACTS, 'api-reference.png') });
+    });
+
     await step('log out forgets the login', async () => {
       const { page } = B;
       await page.goto(`${BASE}/#/profile`);

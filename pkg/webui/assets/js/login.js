@@ -68,7 +68,8 @@ export function loginPage(root, _params, query) {
         h('h2', { id: 'auth-title' }, 'Welcome'),
         h('p', { class: 'muted' }, 'Log in to like, comment, follow and chat.')),
       form,
-      session.loggedIn ? h('p', { class: 'muted center-text' }, 'You are already logged in; logging in again switches account.') : null));
+      session.loggedIn ? h('p', { class: 'muted center-text' }, 'You are already logged in; logging in again switches account.') : null,
+      h('p', { class: 'muted center-text' }, 'Building a client? ', h('a', { href: '/web/api.html' }, 'API reference'))));
   user.focus();
 }
 

@@ -21,7 +21,10 @@ export function profilePage(root, params) {
   const title = h('h1', {}, self ? 'Me' : 'Profile');
   const bar = topbar('', {
     back: '#/feed',
-    actions: self ? [h('button', { type: 'button', class: 'btn ghost small', onclick: logout }, 'Log out')] : [],
+    actions: self ? [
+      h('a', { class: 'btn ghost small', href: '/web/api.html' }, 'API'),
+      h('button', { type: 'button', class: 'btn ghost small', onclick: logout }, 'Log out'),
+    ] : [],
   });
   bar.querySelector('h1').replaceWith(title);
   const body = h('div', { class: 'page-body profile' }, spinner('Loading profile'));
