@@ -5,6 +5,9 @@
 #                                     (temp data dir, rate limits off), run the
 #                                     collection twice, stop the server
 #   test/postman/run.sh BASE_URL      run against a server that is already up
+#   test/postman/run.sh --document    start a server as above, then rewrite each
+#                                     request's description and saved example
+#                                     answer from one run (document.mjs)
 #
 # Environment:
 #   TIKTOK_CONFIG    start the server with --config "$TIKTOK_CONFIG" (e.g. the
@@ -22,6 +25,11 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+document=""
+if [ "${1:-}" = "--document" ]; then
+  document=1
+  shift
+fi
 base_url="${1:-}"
 runs="${POSTMAN_RUNS:-2}"
 health_timeout="${HEALTH_TIMEOUT:-60}"
@@ -139,6 +147,11 @@ req.on("error", () => process.exit(1));' "$base_url/healthz" 2>/dev/null; do
     fi
     sleep 0.5
   done
+fi
+
+if [ -n "$document" ]; then
+  timeout 900 node document.mjs "$base_url"
+  exit 0
 fi
 
 failed=0
