@@ -233,17 +233,17 @@ func (c *Cache) Find(ctx context.Context, l model.Lookup) (*model.Found, error) 
 		if err != nil {
 			return nil, err
 		}
-		fill = append(fill, storeRows(videos, c, ctx, missV, rows, c.k.video, videoCodec, found.Videos))
+		fill = append(fill, storeRows(ctx, c, videos, missV, rows, c.k.video, videoCodec, found.Videos))
 	}
 	if missU := decodeInto(users, c, userCodec, found.Users); len(missU) > 0 {
 		rows, err := c.loadUsers(ctx, users, missU)
 		if err != nil {
 			return nil, err
 		}
-		fill = append(fill, storeRows(users, c, ctx, missU, rows, c.k.user, userCodec, found.Users))
+		fill = append(fill, storeRows(ctx, c, users, missU, rows, c.k.user, userCodec, found.Users))
 	}
 	for _, m := range pending {
-		f, err := m.answer(c)
+		f, err := m.answer(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -360,11 +360,11 @@ func decodeInto[T any](r *objectRead, c *Cache, cd codec[T], out map[int64]T) []
 // absentRow is kept in the in-process layer for an id that does not exist.
 type absentRow struct{}
 
-// store keeps rows loaded from the database in out and the in-process
+// storeRows keeps rows loaded from the database in out and the in-process
 // layer, and returns their write-back to Redis: each row, and an absent
 // marker for every id the database did not have, so probing random ids
 // does not reach it.
-func storeRows[T any](r *objectRead, c *Cache, ctx context.Context, ids []int64, rows map[int64]T, key func(int64) string, cd codec[T], out map[int64]T) func(redis.Pipeliner) {
+func storeRows[T any](ctx context.Context, c *Cache, r *objectRead, ids []int64, rows map[int64]T, key func(int64) string, cd codec[T], out map[int64]T) func(redis.Pipeliner) {
 	epochs := make(map[int64]uint64, len(r.ids))
 	for i, id := range r.ids {
 		epochs[id] = r.epochs[i]

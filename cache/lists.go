@@ -17,7 +17,7 @@ import (
 // list answers a whole-list read from the in-process layer, else from key
 // in Redis, loading it on a miss (one load for all concurrent misses) and
 // caching it for the TTL.
-func list[T any](c *Cache, ctx context.Context, kind, key string, cd codec[T], load func() (T, error)) (T, error) {
+func list[T any](ctx context.Context, c *Cache, kind, key string, cd codec[T], load func() (T, error)) (T, error) {
 	if !c.cached() {
 		return load()
 	}
@@ -77,42 +77,42 @@ func (c *Cache) keepList(key string, v any, size int, epoch uint64) {
 
 // PublishedRefs returns an author's videos, newest first.
 func (c *Cache) PublishedRefs(ctx context.Context, authorID int64) ([]model.VideoRef, error) {
-	return list(c, ctx, "published", c.k.published(authorID), refsCodec, func() ([]model.VideoRef, error) {
+	return list(ctx, c, "published", c.k.published(authorID), refsCodec, func() ([]model.VideoRef, error) {
 		return c.db.PublishedRefs(ctx, authorID)
 	})
 }
 
 // FavoriteRefs returns the videos a user likes, most recent first.
 func (c *Cache) FavoriteRefs(ctx context.Context, userID int64) ([]model.VideoRef, error) {
-	return list(c, ctx, "favorites", c.k.favorites(userID), refsCodec, func() ([]model.VideoRef, error) {
+	return list(ctx, c, "favorites", c.k.favorites(userID), refsCodec, func() ([]model.VideoRef, error) {
 		return c.db.FavoriteRefs(ctx, userID)
 	})
 }
 
 // Comments returns a video's comments, newest first.
 func (c *Cache) Comments(ctx context.Context, videoID int64) ([]*model.Comment, error) {
-	return list(c, ctx, "comments", c.k.comments(videoID), commentsCodec, func() ([]*model.Comment, error) {
+	return list(ctx, c, "comments", c.k.comments(videoID), commentsCodec, func() ([]*model.Comment, error) {
 		return c.db.Comments(ctx, videoID)
 	})
 }
 
 // FollowingIDs returns whom a user follows, most recent first.
 func (c *Cache) FollowingIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return list(c, ctx, "following", c.k.following(userID), idsCodec, func() ([]int64, error) {
+	return list(ctx, c, "following", c.k.following(userID), idsCodec, func() ([]int64, error) {
 		return c.db.FollowingIDs(ctx, userID)
 	})
 }
 
 // FollowerIDs returns a user's followers, most recent first.
 func (c *Cache) FollowerIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return list(c, ctx, "followers", c.k.followers(userID), idsCodec, func() ([]int64, error) {
+	return list(ctx, c, "followers", c.k.followers(userID), idsCodec, func() ([]int64, error) {
 		return c.db.FollowerIDs(ctx, userID)
 	})
 }
 
 // FriendIDs returns a user's mutual follows.
 func (c *Cache) FriendIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return list(c, ctx, "friends", c.k.friends(userID), idsCodec, func() ([]int64, error) {
+	return list(ctx, c, "friends", c.k.friends(userID), idsCodec, func() ([]int64, error) {
 		return c.db.FriendIDs(ctx, userID)
 	})
 }

@@ -22,7 +22,6 @@ type bigSet struct{}
 
 // memberRead is the part of a Find that asks one membership set about ids.
 type memberRead struct {
-	ctx       context.Context
 	kind, key string
 	ids       []int64
 	out       map[int64]bool
@@ -47,7 +46,7 @@ func (c *Cache) nearMembers(ctx context.Context, kind, key string, ids []int64, 
 		return nil
 	}
 	_, big := v.(bigSet)
-	return &memberRead{ctx: ctx, kind: kind, key: key, ids: ids, out: out, load: load,
+	return &memberRead{kind: kind, key: key, ids: ids, out: out, load: load,
 		whole: c.near.usable() && !big, epoch: c.near.epoch(key)}
 }
 
@@ -61,7 +60,7 @@ func (m *memberRead) queue(ctx context.Context, p redis.Pipeliner) {
 
 // answer fills out from the Redis reply; when the set was not loaded (no
 // sentinel) it loads it whole and returns the write-back.
-func (m *memberRead) answer(c *Cache) (func(redis.Pipeliner), error) {
+func (m *memberRead) answer(ctx context.Context, c *Cache) (func(redis.Pipeliner), error) {
 	if m.all != nil {
 		if all := m.all.Val(); len(all) > 0 {
 			set := make(idSet, len(all))
@@ -104,9 +103,9 @@ func (m *memberRead) answer(c *Cache) (func(redis.Pipeliner), error) {
 	}
 	m.keep(c, set)
 	return func(p redis.Pipeliner) {
-		p.Del(m.ctx, m.key)
-		p.SAdd(m.ctx, m.key, members(all)...)
-		p.Expire(m.ctx, m.key, c.ttl.value())
+		p.Del(ctx, m.key)
+		p.SAdd(ctx, m.key, members(all)...)
+		p.Expire(ctx, m.key, c.ttl.value())
 	}, nil
 }
 

@@ -143,7 +143,7 @@ func translate(err error) error {
 	return err
 }
 
-// sortIDs returns a sorted copy without duplicates; batch queries and lock
+// uniqueIDs returns a sorted copy without duplicates; batch queries and lock
 // orders use it.
 func uniqueIDs(ids []int64) []int64 {
 	seen := make(map[int64]struct{}, len(ids))

@@ -15,7 +15,7 @@ import (
 type Interactions struct {
 	store Store
 	reads Reads
-	pages pages
+	views views
 	inv   Invalidator
 	likes *batch.Combiner[model.LikeChange, outcome]
 	// repeatWindow: see NewInteractions.
@@ -29,8 +29,8 @@ type Interactions struct {
 // retry of a client that got no answer, or a timeout, while its comment
 // was stored.
 func NewInteractions(store Store, reads Reads, present *Presenter, inv Invalidator, repeatWindow time.Duration) *Interactions {
-	return &Interactions{store: store, reads: reads, pages: pages{reads, present}, inv: inv, repeatWindow: repeatWindow,
-		likes: together(store, (*model.Store).ApplyLikes, inv.LikesChanged)}
+	return &Interactions{store: store, reads: reads, views: views{reads, present}, inv: inv, repeatWindow: repeatWindow,
+		likes: batchWrites(store, applyLikes, inv.LikesChanged)}
 }
 
 // errAccountGone answers a valid token whose user no longer exists.
@@ -94,7 +94,7 @@ func (s *Interactions) FavoriteList(ctx context.Context, viewer, userID int64) (
 			return nil, err
 		}
 	}
-	videos, err := s.pages.videos(ctx, viewer, refs)
+	videos, err := s.views.videos(ctx, viewer, refs)
 	if err != nil {
 		return nil, fmt.Errorf("favorite list: %w", err)
 	}
@@ -112,7 +112,7 @@ func (s *Interactions) AddComment(ctx context.Context, userID, videoID int64, co
 	if _, err := s.video(ctx, videoID); err != nil {
 		return nil, err
 	}
-	users, err := s.pages.users(ctx, userID, []int64{userID})
+	users, err := s.views.users(ctx, userID, []int64{userID})
 	if err != nil {
 		return nil, fmt.Errorf("add comment: %w", err)
 	}
@@ -143,7 +143,7 @@ func (s *Interactions) AddComment(ctx context.Context, userID, videoID int64, co
 		return nil, txError("add comment", err)
 	}
 	s.inv.CommentsChanged(ctx, videoID)
-	out := s.pages.present.comment(c, users[0])
+	out := s.views.presenter.comment(c, users[0])
 	return &out, nil
 }
 
@@ -205,7 +205,7 @@ func (s *Interactions) CommentList(ctx context.Context, viewer, videoID int64) (
 		if !ok {
 			continue
 		}
-		out = append(out, s.pages.present.comment(c, s.pages.present.user(u, found.Following[u.ID])))
+		out = append(out, s.views.presenter.comment(c, s.views.presenter.user(u, found.Following[u.ID])))
 	}
 	return out, nil
 }

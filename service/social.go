@@ -20,15 +20,15 @@ const chatPollLimit = 500
 type Social struct {
 	store   Store
 	reads   Reads
-	pages   pages
+	views   views
 	inv     Invalidator
 	follows *batch.Combiner[model.FollowChange, outcome]
 }
 
 // NewSocial returns the relation and message service.
 func NewSocial(store Store, reads Reads, present *Presenter, inv Invalidator) *Social {
-	return &Social{store: store, reads: reads, pages: pages{reads, present}, inv: inv,
-		follows: together(store, (*model.Store).ApplyFollows, inv.FollowsChanged)}
+	return &Social{store: store, reads: reads, views: views{reads, present}, inv: inv,
+		follows: batchWrites(store, applyFollows, inv.FollowsChanged)}
 }
 
 func (s *Social) target(ctx context.Context, userID, toUserID int64, self string) error {
@@ -83,7 +83,7 @@ func (s *Social) userList(ctx context.Context, viewer, userID int64, list func(c
 		}
 		return []User{}, nil
 	}
-	users, err := s.pages.users(ctx, viewer, ids)
+	users, err := s.views.users(ctx, viewer, ids)
 	if err != nil {
 		return nil, fmt.Errorf("user list: %w", err)
 	}
@@ -100,7 +100,7 @@ func (s *Social) FriendList(ctx context.Context, viewer, userID int64) ([]Friend
 	if err != nil {
 		return nil, fmt.Errorf("friend list: %w", err)
 	}
-	users, err := s.pages.users(ctx, viewer, ids)
+	users, err := s.views.users(ctx, viewer, ids)
 	if err != nil {
 		return nil, fmt.Errorf("friend list: %w", err)
 	}

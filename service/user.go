@@ -13,7 +13,7 @@ import (
 // Users registers, logs in and shows profiles.
 type Users struct {
 	store     Store
-	pages     pages
+	views     views
 	tokens    TokenIssuer
 	passwords PasswordHasher
 	inv       Invalidator
@@ -28,7 +28,7 @@ func NewUsers(store Store, reads Reads, present *Presenter, inv Invalidator, tok
 	if err != nil {
 		return nil, err
 	}
-	return &Users{store: store, pages: pages{reads, present}, tokens: tokens, passwords: passwords, inv: inv, dummyHash: dummy}, nil
+	return &Users{store: store, views: views{reads, present}, tokens: tokens, passwords: passwords, inv: inv, dummyHash: dummy}, nil
 }
 
 // Session is the answer to register and login.
@@ -93,7 +93,7 @@ func (s *Users) session(userID int64) (*Session, error) {
 
 // Profile returns userID's profile as viewer sees it.
 func (s *Users) Profile(ctx context.Context, viewer, userID int64) (*User, error) {
-	users, err := s.pages.users(ctx, viewer, []int64{userID})
+	users, err := s.views.users(ctx, viewer, []int64{userID})
 	if err != nil {
 		return nil, fmt.Errorf("profile: %w", err)
 	}

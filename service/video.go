@@ -26,7 +26,7 @@ const FeedSize = 30
 type Videos struct {
 	store  Store
 	reads  Reads
-	pages  pages
+	views  views
 	media  MediaStore
 	covers CoverMaker
 	sniff  func(head []byte) (contentType, ext string, ok bool)
@@ -46,7 +46,7 @@ type Quota struct {
 // bytes; covers may be nil when ffmpeg is not available.
 func NewVideos(store Store, reads Reads, present *Presenter, media MediaStore, covers CoverMaker,
 	sniff func(head []byte) (contentType, ext string, ok bool), inv Invalidator, quota Quota, log *zap.Logger) *Videos {
-	return &Videos{store: store, reads: reads, pages: pages{reads, present}, media: media, covers: covers,
+	return &Videos{store: store, reads: reads, views: views{reads, present}, media: media, covers: covers,
 		sniff: sniff, inv: inv, quota: quota, log: log, now: time.Now}
 }
 
@@ -72,7 +72,7 @@ func (s *Videos) Feed(ctx context.Context, viewer, latestTime int64) (*FeedPage,
 	if err != nil {
 		return nil, fmt.Errorf("feed: %w", err)
 	}
-	videos, err := s.pages.videos(ctx, viewer, refs)
+	videos, err := s.views.videos(ctx, viewer, refs)
 	if err != nil {
 		return nil, fmt.Errorf("feed: %w", err)
 	}
@@ -94,7 +94,7 @@ func (s *Videos) PublishList(ctx context.Context, viewer, userID int64) ([]Video
 			return nil, err
 		}
 	}
-	videos, err := s.pages.videos(ctx, viewer, refs)
+	videos, err := s.views.videos(ctx, viewer, refs)
 	if err != nil {
 		return nil, fmt.Errorf("publish list: %w", err)
 	}

@@ -127,16 +127,16 @@ func message(m *model.Message) Message {
 	return Message{ID: m.ID, ToUserID: m.ToUserID, FromUserID: m.FromUserID, Content: m.Content, CreateTime: m.CreateTime}
 }
 
-// pages builds lists in batches: it gathers every id a page needs, makes
-// one Find, and joins in memory.
-type pages struct {
-	reads   Reads
-	present *Presenter
+// views builds the contract's objects for a list in batches: it gathers
+// every id a page needs, makes one Find, and joins in memory.
+type views struct {
+	reads     Reads
+	presenter *Presenter
 }
 
 // users returns the users among ids, in the order of ids, skipping any that
 // no longer exist.
-func (p pages) users(ctx context.Context, viewer int64, ids []int64) ([]User, error) {
+func (p views) users(ctx context.Context, viewer int64, ids []int64) ([]User, error) {
 	found, err := p.reads.Find(ctx, model.Lookup{Viewer: viewer, UserIDs: ids})
 	if err != nil {
 		return nil, err
@@ -144,7 +144,7 @@ func (p pages) users(ctx context.Context, viewer int64, ids []int64) ([]User, er
 	out := make([]User, 0, len(ids))
 	for _, id := range ids {
 		if u, ok := found.Users[id]; ok {
-			out = append(out, p.present.user(u, found.Following[id]))
+			out = append(out, p.presenter.user(u, found.Following[id]))
 		}
 	}
 	return out, nil
@@ -152,7 +152,7 @@ func (p pages) users(ctx context.Context, viewer int64, ids []int64) ([]User, er
 
 // videos returns the videos of refs, in order, with authors and the
 // viewer's flags, from a single Find.
-func (p pages) videos(ctx context.Context, viewer int64, refs []model.VideoRef) ([]Video, error) {
+func (p views) videos(ctx context.Context, viewer int64, refs []model.VideoRef) ([]Video, error) {
 	l := model.Lookup{Viewer: viewer, VideoIDs: make([]int64, 0, len(refs)), UserIDs: make([]int64, 0, len(refs))}
 	for _, r := range refs {
 		l.VideoIDs = append(l.VideoIDs, r.ID)
@@ -172,7 +172,7 @@ func (p pages) videos(ctx context.Context, viewer int64, refs []model.VideoRef) 
 		if !ok {
 			continue
 		}
-		out = append(out, p.present.video(v, p.present.user(a, found.Following[a.ID]), found.Liked[v.ID]))
+		out = append(out, p.presenter.video(v, p.presenter.user(a, found.Following[a.ID]), found.Liked[v.ID]))
 	}
 	return out, nil
 }

@@ -21,13 +21,17 @@ const maxBatch = 128
 // deadline; otherwise the latest of theirs does (see batch.New).
 const batchTimeout = 10 * time.Second
 
+// applyFunc applies changes inside the transaction tx and reports which
+// of them changed something.
+type applyFunc[C any] func(ctx context.Context, tx *model.Store, changes []C) ([]bool, error)
+
 // outcome is one change's result within a batch.
 type outcome struct {
 	changed bool
 	err     error
 }
 
-// together returns a combiner that applies changes with apply in one
+// batchWrites returns a combiner that applies changes with apply in one
 // transaction. If that transaction fails, each change is retried in its
 // own, so that one failing change (an account just deleted, say) fails
 // alone.
@@ -38,8 +42,7 @@ type outcome struct {
 // its change waited still gets its change made visible (its cache keys
 // invalidated), and a retry that finds "nothing changed" has nothing left
 // to do.
-func together[C any](store Store, apply func(tx *model.Store, ctx context.Context, changes []C) ([]bool, error),
-	committed func(ctx context.Context, changes []C)) *batch.Combiner[C, outcome] {
+func batchWrites[C any](store Store, apply applyFunc[C], committed func(ctx context.Context, changes []C)) *batch.Combiner[C, outcome] {
 	run := func(ctx context.Context, changes []C) []outcome { return outcomes(ctx, store, apply, changes) }
 	settle := func(ctx context.Context, changes []C, out []outcome) {
 		var changed []C
@@ -55,7 +58,7 @@ func together[C any](store Store, apply func(tx *model.Store, ctx context.Contex
 	return batch.New(run, maxBatch, batchTimeout).Settle(settle)
 }
 
-func outcomes[C any](ctx context.Context, store Store, apply func(*model.Store, context.Context, []C) ([]bool, error), changes []C) []outcome {
+func outcomes[C any](ctx context.Context, store Store, apply applyFunc[C], changes []C) []outcome {
 	out := make([]outcome, len(changes))
 	changed, err := commit(ctx, store, apply, changes)
 	if err == nil {
@@ -76,12 +79,20 @@ func outcomes[C any](ctx context.Context, store Store, apply func(*model.Store, 
 	return out
 }
 
-func commit[C any](ctx context.Context, store Store, apply func(*model.Store, context.Context, []C) ([]bool, error), changes []C) ([]bool, error) {
+func commit[C any](ctx context.Context, store Store, apply applyFunc[C], changes []C) ([]bool, error) {
 	var changed []bool
 	err := store.Tx(ctx, func(tx *model.Store) error {
 		var err error
-		changed, err = apply(tx, ctx, changes)
+		changed, err = apply(ctx, tx, changes)
 		return err
 	})
 	return changed, err
+}
+
+func applyLikes(ctx context.Context, tx *model.Store, changes []model.LikeChange) ([]bool, error) {
+	return tx.ApplyLikes(ctx, changes)
+}
+
+func applyFollows(ctx context.Context, tx *model.Store, changes []model.FollowChange) ([]bool, error) {
+	return tx.ApplyFollows(ctx, changes)
 }
