@@ -28,16 +28,42 @@ var YAML []byte
 
 // JSON returns the document as JSON, its keys in the order they are
 // written, so that a viewer lists the routes as the file does.
-func JSON() ([]byte, error) {
+func JSON() ([]byte, error) { return document("") }
+
+// document is the JSON document; with a server address, that address is
+// the document's only server, so that a tool importing it by URL (Postman,
+// Apifox) sends its requests to the server it came from.
+func document(server string) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(YAML, &doc); err != nil {
 		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
+	}
+	if server != "" {
+		if err := setServer(&doc, server); err != nil {
+			return nil, err
+		}
 	}
 	var buf bytes.Buffer
 	if err := writeJSON(&buf, &doc); err != nil {
 		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// setServer replaces the document's servers with the one at url.
+func setServer(doc *yaml.Node, url string) error {
+	var servers yaml.Node
+	if err := servers.Encode([]map[string]string{{"url": url, "description": "this server (server.public_url)"}}); err != nil {
+		return err
+	}
+	root := doc.Content[0]
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "servers" {
+			root.Content[i+1] = &servers
+			return nil
+		}
+	}
+	return fmt.Errorf("api/openapi.yaml has no servers")
 }
 
 // writeJSON writes one YAML node as JSON. Anchors and aliases are not
@@ -90,10 +116,11 @@ func writeJSON(buf *bytes.Buffer, n *yaml.Node) error {
 	return nil
 }
 
-// Handler serves the document as JSON at /openapi.json. It is made once;
-// a document that does not convert is a build defect, caught by the tests.
-func Handler() (http.Handler, error) {
-	doc, err := JSON()
+// Handler serves the document as JSON at /openapi.json, naming publicURL
+// (this server's server.public_url) as its server. It is made once; a
+// document that does not convert is a build defect, caught by the tests.
+func Handler(publicURL string) (http.Handler, error) {
+	doc, err := document(publicURL)
 	if err != nil {
 		return nil, err
 	}

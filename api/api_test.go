@@ -28,9 +28,11 @@ func TestTheDocumentIsValid(t *testing.T) {
 	}
 }
 
-// TestServedJSONIsTheDocument: /openapi.json says what openapi.yaml says.
+// TestServedJSONIsTheDocument: /openapi.json says what openapi.yaml says,
+// with the server's own address as its server.
 func TestServedJSONIsTheDocument(t *testing.T) {
-	h, err := api.Handler()
+	const public = "http://192.0.2.7:8080"
+	h, err := api.Handler(public)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +48,13 @@ func TestServedJSONIsTheDocument(t *testing.T) {
 	if err := yaml.Unmarshal(api.YAML, &written); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(served, normal(t, written)) {
+	servers := served.(map[string]any)["servers"]
+	if want := []any{map[string]any{"url": public, "description": "this server (server.public_url)"}}; !reflect.DeepEqual(servers, want) {
+		t.Errorf("servers %v, want %v", servers, want)
+	}
+	written = normal(t, written)
+	served.(map[string]any)["servers"] = written.(map[string]any)["servers"]
+	if !reflect.DeepEqual(served, written) {
 		t.Fatal("/openapi.json differs from api/openapi.yaml")
 	}
 }

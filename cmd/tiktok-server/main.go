@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
        tiktok-server healthcheck [--config FILE]
                                         exit 0 when this host's server answers /healthz
 Each subcommand takes --help. Every setting is also a TIKTOK_* variable: the table of
-keys, defaults and variables is in README.md, section Configuration.`)
+keys, defaults and variables is in docs/operations.md, section Configuration.`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -216,21 +216,21 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 
 	store := model.NewStore(db)
 	checks := []controller.Check{{Name: "database", Ping: func(ctx context.Context) error { return model.Ready(ctx, db) }}}
-	reads, stopCache, err := buildCache(cfg, store, log, reg, tp)
+	cacheLayer, stopCache, err := buildCache(cfg, store, log, reg, tp)
 	if err != nil {
 		return err
 	}
 	defer stopCache()
-	checks = append(checks, reads.checks...)
+	checks = append(checks, cacheLayer.checks...)
 	present := service.NewPresenter(files, publicURL, time.Local)
-	users, err := service.NewUsers(store, reads.Cache, present, reads.Cache, tokens, passwords)
+	users, err := service.NewUsers(store, cacheLayer.Cache, present, cacheLayer.Cache, tokens, passwords)
 	if err != nil {
 		return err
 	}
-	videos := service.NewVideos(store, reads.Cache, present, files, covers, sniff, reads.Cache,
+	videos := service.NewVideos(store, cacheLayer.Cache, present, files, covers, sniff, cacheLayer.Cache,
 		service.Quota{Videos: cfg.Upload.QuotaVideos, Bytes: cfg.Upload.QuotaBytes}, log)
-	interactions := service.NewInteractions(store, reads.Cache, present, reads.Cache, cfg.Comments.RepeatWindow)
-	social := service.NewSocial(store, reads.Cache, present, reads.Cache)
+	interactions := service.NewInteractions(store, cacheLayer.Cache, present, cacheLayer.Cache, cfg.Comments.RepeatWindow)
+	social := service.NewSocial(store, cacheLayer.Cache, present, cacheLayer.Cache)
 
 	tmpDir := filepath.Join(cfg.DataDir, "tmp")
 	if cfg.Seed.Demo {
@@ -250,14 +250,14 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		Concurrent: cfg.Server.MaxConcurrentUploads, TempDir: tmpDir, AnonBytes: cfg.Upload.UnauthenticatedBytes,
 	}
 	if cfg.RateLimit.Enabled {
-		limits.PerUser = limiter(reads.rdb, cfg.Redis.Prefix, "publish", cfg.RateLimit.PublishPerHour, time.Hour)
+		limits.PerUser = limiter(cacheLayer.rdb, cfg.Redis.Prefix, "publish", cfg.RateLimit.PublishPerHour, time.Hour)
 	}
 	videoCtl, err := controller.NewVideo(videos, authMW, render, limits, log, reg)
 	if err != nil {
 		return err
 	}
 	health := controller.NewHealth(log, checks...)
-	spec, err := api.Handler()
+	spec, err := api.Handler(publicURL)
 	if err != nil {
 		return err
 	}
@@ -283,8 +283,8 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 	if cfg.RateLimit.Enabled {
 		rl := cfg.RateLimit
-		deps.AuthLimit = limiter(reads.rdb, cfg.Redis.Prefix, "auth", rl.AuthPerMinute, time.Minute)
-		deps.WriteLimit = limiter(reads.rdb, cfg.Redis.Prefix, "write", rl.WritePerMin, time.Minute)
+		deps.AuthLimit = limiter(cacheLayer.rdb, cfg.Redis.Prefix, "auth", rl.AuthPerMinute, time.Minute)
+		deps.WriteLimit = limiter(cacheLayer.rdb, cfg.Redis.Prefix, "write", rl.WritePerMin, time.Minute)
 	}
 	if cfg.Server.Metrics {
 		if deps.Metrics, err = middleware.NewHTTPMetrics(reg); err != nil {
@@ -352,7 +352,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 	// Requests are done; now the deletes they scheduled, then the retry
 	// queue (stopCache, deferred above) flushes what failed.
-	if err := reads.Close(sctx); err != nil {
+	if err := cacheLayer.Close(sctx); err != nil {
 		log.Error("pending cache deletes", zap.Error(err))
 	}
 	log.Info("stopped")
@@ -442,8 +442,8 @@ func limiter(rdb redis.UniversalClient, prefix, name string, n int, per time.Dur
 	return middleware.NewFallback(middleware.NewRedisLimiter(rdb, prefix+"rl:"+name+":", n, per), local)
 }
 
-// caching is the read layer with what it needs at shutdown and in /readyz.
-type caching struct {
+// builtCache is the read layer with what it needs at shutdown and in /readyz.
+type builtCache struct {
 	*cache.Cache
 	rdb    redis.UniversalClient // nil without Redis
 	checks []controller.Check
@@ -453,7 +453,7 @@ type caching struct {
 // failed deletes retried through RabbitMQ when that is configured and in
 // process otherwise; without Redis, a pass-through. The returned stop
 // function ends the retrier and flushes what it still holds.
-func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*caching, func(), error) {
+func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*builtCache, func(), error) {
 	if cfg.Redis.Addr == "" {
 		if cfg.RabbitMQ.URL != "" {
 			log.Warn("rabbitmq.url is set but redis.addr is not: there is no cache to invalidate, RabbitMQ is not used")
@@ -462,13 +462,13 @@ func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg pro
 		// stale, so an in-process cache is safe only where no other process
 		// writes: SQLite in data_dir.
 		if cfg.Database.Driver != "sqlite" || cfg.Cache.LocalTTL == 0 {
-			return &caching{Cache: cache.NewPassThrough(store)}, func() {}, nil
+			return &builtCache{Cache: cache.NewPassThrough(store)}, func() {}, nil
 		}
 		c, err := cache.NewInProcess(store, reg, cache.Options{LocalTTL: cfg.Cache.LocalTTL, LocalEntries: cfg.Cache.LocalEntries})
 		if err != nil {
 			return nil, nil, err
 		}
-		return &caching{Cache: c}, func() {}, nil
+		return &builtCache{Cache: c}, func() {}, nil
 	}
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs: cfg.Redis.Addrs(), MasterName: cfg.Redis.MasterName,
@@ -485,7 +485,7 @@ func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg pro
 	if err := redisTracing(rdb, tp); err != nil {
 		return nil, nil, errors.Join(err, rdb.Close())
 	}
-	out := &caching{rdb: rdb, checks: []controller.Check{{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}}
+	out := &builtCache{rdb: rdb, checks: []controller.Check{{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}}
 	bg, cancel := context.WithCancel(context.Background())
 	opts := cache.Options{Prefix: cfg.Redis.Prefix, TTL: cfg.Redis.TTL, LocalTTL: cfg.Cache.LocalTTL, LocalEntries: cfg.Cache.LocalEntries, Guard: guard}
 
