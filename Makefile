@@ -41,7 +41,7 @@ fmt:
 ## tables: rewrite the generated tables of the docs: configuration (from
 ## pkg/config/keys.go) and error codes (from api/openapi.yaml)
 tables:
-	$(GO) test ./pkg/config ./api -run 'TestREADMETableIsTheKeys|TestErrorTableIsTheDocument' -update
+	$(GO) test ./pkg/config ./api -run 'TestConfigTableIsTheKeys|TestErrorTableIsTheDocument' -update
 
 ## postman: the Postman collection (newman) against a fresh embedded server, twice
 postman:

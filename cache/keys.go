@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Key layout, all under the configured prefix (the README has the table):
+// Key layout, all under the configured prefix (docs/architecture.md has the table):
 //
 //	u:{id}          JSON user row with counters, or "-" when absent
 //	v:{id}          JSON video row with counters, or "-" when absent

@@ -170,7 +170,7 @@ func composeNames(tx *gorm.DB) error {
 				return err
 			}
 			if taken > 0 {
-				continue // both accounts keep their names; see the README
+				continue // both accounts keep their names; see docs/architecture.md, "Names and texts"
 			}
 			if err := tx.Table("users").Where("id = ?", r.ID).Update("name", composed).Error; err != nil {
 				return err

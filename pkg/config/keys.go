@@ -6,8 +6,8 @@ import (
 )
 
 // Key is one configuration key, declared once: its default, its
-// environment variable (EnvName) and the README's configuration table all
-// come from this declaration.
+// environment variable (EnvName) and the configuration table of
+// docs/operations.md all come from this declaration.
 type Key struct {
 	Name    string
 	Default any
@@ -62,9 +62,9 @@ var Keys = []Key{
 	{Name: "redis.pool_size", Default: 0, Shown: "`0` (10 per CPU)", Doc: "connections per Redis node"},
 	{Name: "redis.timeout", Default: "500ms", Doc: "dial/read/write time-out and the longest wait for a pooled connection, with no retries; after a call fails for want of Redis every call fails at once for a second (`pkg/redisguard`), so a request waits for one time-out at most and falls back to the database"},
 	{Name: "redis.ttl", Default: "10m", Doc: "lifetime of cached values (plus up to 20 % jitter)"},
-	{Name: "cache.local_ttl", Default: "30s", Doc: "the [in-process layer](#the-in-process-layer) in front of Redis (and, on the embedded default, in front of SQLite): the longest it keeps a value; invalidation keeps it fresh, this only bounds memory and the damage of a lost message. `0` turns it off"},
+	{Name: "cache.local_ttl", Default: "30s", Doc: "the [in-process layer](architecture.md#the-in-process-layer) in front of Redis (and, on the embedded default, in front of SQLite): the longest it keeps a value; invalidation keeps it fresh, this only bounds memory and the damage of a lost message. `0` turns it off"},
 	{Name: "cache.local_entries", Default: 65536, Doc: "entries the in-process layer holds at most"},
-	{Name: "cache.render_entries", Default: 16384, Doc: "the [memo of encoded items](#answers-written-from-a-memo): videos, comments and users it holds at most, each; `0` encodes every item afresh"},
+	{Name: "cache.render_entries", Default: 16384, Doc: "the [memo of encoded items](architecture.md#answers-written-from-a-memo): videos, comments and users it holds at most, each; `0` encodes every item afresh"},
 	{Name: "rabbitmq.url", Default: "", Doc: "empty: failed cache deletes are retried in process"},
 	{Name: "rabbitmq.queue", Default: "tiktok.cache.delete", Doc: "base name of the exchange and queues the server declares"},
 	{Name: "rabbitmq.quorum", Default: false, Doc: "quorum queues (on a RabbitMQ cluster)"},
@@ -110,7 +110,7 @@ func defaults() map[string]any {
 	return m
 }
 
-// MarkdownTable is the configuration table of the README, made from Keys.
+// MarkdownTable is the configuration table of docs/operations.md, made from Keys.
 func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| key | default | meaning |\n|---|---|---|\n")

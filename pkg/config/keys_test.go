@@ -16,10 +16,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the documented configuration table from Keys")
 
-// TestREADMETableIsTheKeys fails when the documented configuration table
+// TestConfigTableIsTheKeys fails when the documented configuration table
 // and the declared keys differ; `make tables` rewrites the table.
-func TestREADMETableIsTheKeys(t *testing.T) {
-	docs.Section(t, "README.md",
+func TestConfigTableIsTheKeys(t *testing.T) {
+	docs.Section(t, "docs/operations.md",
 		"<!-- config table: made from pkg/config/keys.go by `make tables`; edit the keys there -->",
 		"<!-- /config table -->", MarkdownTable(), "make tables", *update)
 }

@@ -31,7 +31,8 @@ func (e *Error) Is(target error) bool {
 // WithMsg returns the same code with a more specific message.
 func (e *Error) WithMsg(msg string) *Error { return &Error{Code: e.Code, Msg: msg} }
 
-// The code table. The README lists it; keep both in step.
+// The code table. api/openapi.yaml lists the same codes in the same order
+// (api.TestStatusCodesAreTheServers), and the README's table is made from it.
 var (
 	InvalidParam = &Error{40001, "invalid parameter"}
 
@@ -58,7 +59,7 @@ var (
 )
 
 // All lists every code once, in table order; tests use it to check the
-// table has no duplicates and the README documents each code.
+// table has no duplicates and api/openapi.yaml documents each code.
 func All() []*Error {
 	return []*Error{
 		InvalidParam,
