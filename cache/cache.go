@@ -97,6 +97,7 @@ type Cache struct {
 	fed     chan struct{} // closed when the feed has ended
 
 	guard   *redisguard.Guard
+	perKey  bool // a Redis Cluster: one GET per key, never an MGET across slots
 	pending sync.WaitGroup
 	closed  atomic.Bool
 }
@@ -118,7 +119,7 @@ func NewInProcess(db *model.Store, reg prometheus.Registerer, opt Options) (*Cac
 		return nil, err
 	}
 	k := keys{opt.Prefix}
-	return &Cache{db: db, log: zap.NewNop(), opt: opt, k: k, m: m,
+	return &Cache{db: db.Primary(), log: zap.NewNop(), opt: opt, k: k, m: m,
 		near: newNear(opt.LocalTTL, opt.LocalEntries, true, k.ref)}, nil
 }
 
@@ -137,10 +138,16 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 		rdb.AddHook(opt.Guard)
 	}
 	c := &Cache{
-		db: db, rdb: rdb, retrier: retrier, log: log.Named("cache"), opt: opt, guard: opt.Guard,
+		// What the cache keeps lives for its TTL: it is loaded from the
+		// primary, never from a replica that may not have the last write.
+		db: db.Primary(), rdb: rdb, retrier: retrier, log: log.Named("cache"), opt: opt, guard: opt.Guard,
 		k: keys{opt.Prefix}, ttl: ttls{base: opt.TTL, absent: opt.AbsentTTL, jitter: opt.Jitter}, m: m,
 		stop: func() {}, fed: make(chan struct{}),
 	}
+	// On a Cluster a page's keys hash to different slots, and one MGET may
+	// not span them (CROSSSLOT). One GET per key in the same pipeline costs
+	// one round trip per node, which the cluster client makes at once.
+	_, c.perKey = rdb.(*redis.ClusterClient)
 	if opt.LocalTTL > 0 {
 		c.near = newNear(opt.LocalTTL, opt.LocalEntries, false, c.k.ref)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -181,12 +188,28 @@ func (c *Cache) cached() bool {
 // invalidation feed is connected.
 func (c *Cache) LocalLive() bool { return c.near.usable() }
 
-// Ping reports whether Redis answers, for /readyz.
+// probeKeys are read by Ping the way a page's rows are read. Four keys
+// fall into different hash slots, so that a read a Cluster refuses
+// (CROSSSLOT), or a node that answers MOVED, shows as a cache that does
+// not work rather than as a Redis that answers PING.
+var probeKeys = []string{"ready:1", "ready:2", "ready:3", "ready:4"}
+
+// Ping reports whether the cache works, for /readyz: a page-shaped read
+// of probe keys through the same commands Find sends.
 func (c *Cache) Ping(ctx context.Context) error {
 	if c.rdb == nil {
 		return nil
 	}
-	return c.rdb.Ping(ctx).Err()
+	r := &objectRead{kind: "probe", perKey: c.perKey}
+	for _, k := range probeKeys {
+		r.keys = append(r.keys, c.opt.Prefix+k)
+	}
+	pipe := c.rdb.Pipeline()
+	r.queue(ctx, pipe)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	return nil
 }
 
 // Find loads a page's objects and the viewer's relations to them: from
@@ -292,13 +315,15 @@ type objectRead struct {
 	ids    []int64
 	keys   []string
 	epochs []uint64 // of the in-process layer, taken before Redis is read
-	cmd    *redis.SliceCmd
+	perKey bool     // GET each key (a Cluster) instead of one MGET
+	mget   *redis.SliceCmd
+	gets   []*redis.StringCmd
 }
 
 // nearObjects answers what it can of ids from the in-process layer into
 // out and returns the rest to read from Redis.
 func nearObjects[T any](c *Cache, kind string, row rowKind, ids []int64, key func(int64) string, out map[int64]T) *objectRead {
-	r := &objectRead{kind: kind}
+	r := &objectRead{kind: kind, perKey: c.perKey}
 	local := 0
 	now := time.Now().UnixNano()
 	for _, id := range ids {
@@ -322,20 +347,41 @@ func nearObjects[T any](c *Cache, kind string, row rowKind, ids []int64, key fun
 }
 
 func (r *objectRead) queue(ctx context.Context, p redis.Pipeliner) {
-	if len(r.keys) > 0 {
-		r.cmd = p.MGet(ctx, r.keys...)
+	switch {
+	case len(r.keys) == 0:
+	case r.perKey:
+		for _, k := range r.keys {
+			r.gets = append(r.gets, p.Get(ctx, k))
+		}
+	default:
+		r.mget = p.MGet(ctx, r.keys...)
 	}
+}
+
+// values is the reply for each key, in order: a string, or nil for a key
+// Redis does not hold.
+func (r *objectRead) values() []any {
+	if r.mget != nil {
+		return r.mget.Val()
+	}
+	out := make([]any, len(r.gets))
+	for i, g := range r.gets {
+		if v, err := g.Result(); err == nil {
+			out[i] = v
+		}
+	}
+	return out
 }
 
 // decodeInto reads the MGET answer into out, keeps what it found in the
 // in-process layer, and returns the ids Redis did not have (all of them
 // when there is no Redis).
 func decodeInto[T any](r *objectRead, c *Cache, cd codec[T], out map[int64]T) []int64 {
-	if r.cmd == nil {
+	if r.mget == nil && r.gets == nil {
 		return r.ids
 	}
 	var miss []int64
-	for i, raw := range r.cmd.Val() {
+	for i, raw := range r.values() {
 		s, ok := raw.(string)
 		if !ok {
 			miss = append(miss, r.ids[i])

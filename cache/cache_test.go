@@ -63,7 +63,7 @@ type node struct {
 	store   *model.Store
 	cache   *cache.Cache
 	broker  *mq.Broker
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	users   *service.Users
 	videos  *service.Videos
 	inter   *service.Interactions
@@ -75,13 +75,19 @@ type node struct {
 
 type nodeOpts struct {
 	dsn, redisAddr, amqpURL, prefix, queue string
+	cluster                                []string      // a Redis Cluster's nodes instead of redisAddr
+	replica                                string        // a database.replicas DSN
 	local                                  time.Duration // LocalTTL: 0 leaves the in-process layer off
 	secondDelete                           time.Duration // 0: 100 ms
 }
 
 func newNode(t *testing.T, o nodeOpts) *node {
 	t.Helper()
-	db, err := model.Open(testenv.MySQLConfigFor(o.dsn), zap.NewNop())
+	cfg := testenv.MySQLConfigFor(o.dsn)
+	if o.replica != "" {
+		cfg.Replicas = []string{o.replica}
+	}
+	db, err := model.Open(cfg, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +97,13 @@ func newNode(t *testing.T, o nodeOpts) *node {
 	}
 	n := &node{db: db, store: model.NewStore(db), count: &counters{}, dir: t.TempDir()}
 	countSQL(t, db, &n.count.sql)
-	n.rdb = redis.NewClient(&redis.Options{Addr: o.redisAddr, DialTimeout: 200 * time.Millisecond,
-		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	if o.cluster != nil {
+		n.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: o.cluster, DialTimeout: 500 * time.Millisecond,
+			ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: -1})
+	} else {
+		n.rdb = redis.NewClient(&redis.Options{Addr: o.redisAddr, DialTimeout: 200 * time.Millisecond,
+			ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	}
 	n.rdb.AddHook(n.count)
 	t.Cleanup(func() { n.rdb.Close() })
 
@@ -170,6 +181,55 @@ func layers(t *testing.T, test func(t *testing.T, o nodeOpts)) {
 	}
 }
 
+// TestOnARedisCluster runs the read and write guarantees on a real Redis
+// Cluster of three masters, where a page's keys live in different hash
+// slots: a multi-key command across slots is refused there (CROSSSLOT).
+func TestOnARedisCluster(t *testing.T) {
+	nodes := testenv.RedisCluster(t, 3)
+	for name, test := range map[string]func(*testing.T, nodeOpts){
+		"warm reads": testWarmReadsRunNoSQL, "writes": testEveryWriteIsVisibleAtOnce,
+	} {
+		for _, local := range []time.Duration{0, time.Hour} {
+			t.Run(fmt.Sprintf("%s/local=%v", name, local > 0), func(t *testing.T) {
+				o := fixture(t)
+				o.cluster, o.local = nodes, local
+				test(t, o)
+			})
+		}
+	}
+}
+
+// TestFillsReadThePrimary: with database.replicas, what the cache keeps is
+// loaded from the primary. The "replica" here is a migrated database that
+// never receives a write, the worst lag there is: a value loaded from it
+// would be kept, wrong, for the whole TTL.
+func TestFillsReadThePrimary(t *testing.T) {
+	layers(t, func(t *testing.T, o nodeOpts) {
+		o.replica = testenv.MySQLDatabase(t)
+		testenv.OpenDB(t, testenv.MySQLConfigFor(o.replica)) // the schema, no rows
+		n := newNode(t, o)
+		waitLocal(t, n, o)
+		ctx := context.Background()
+		s, err := n.users.Register(ctx, "writer", "secret1")
+		must(t, err)
+		u, err := n.users.Profile(ctx, s.UserID, s.UserID)
+		if err != nil || u.ID != s.UserID {
+			t.Fatalf("the writer's own profile right after register: %v, %v", u, err)
+		}
+		v, err := n.videos.Publish(ctx, s.UserID, "first", sampleUpload(t, n))
+		must(t, err)
+		must(t, n.inter.Like(ctx, s.UserID, v.ID))
+		page, err := n.videos.Feed(ctx, s.UserID, 0)
+		must(t, err)
+		if len(page.Videos) != 1 || page.Videos[0].FavoriteCount != 1 || !page.Videos[0].IsFavorite {
+			t.Fatalf("the feed right after publish and like: %+v", page.Videos)
+		}
+		if u, err = n.users.Profile(ctx, s.UserID, s.UserID); err != nil || u.FavoriteCount != 1 || u.WorkCount != 1 {
+			t.Fatalf("the writer's counts after publish and like: %+v, %v", u, err)
+		}
+	})
+}
+
 // waitLocal waits until n's in-process layer serves, when it has one.
 func waitLocal(t *testing.T, n *node, o nodeOpts) {
 	t.Helper()
@@ -218,6 +278,16 @@ type world struct {
 	videos []*model.Video
 }
 
+// sampleUpload is the sample clip as an upload spooled in n's directory.
+func sampleUpload(t *testing.T, n *node) service.Upload {
+	t.Helper()
+	path := filepath.Join(n.dir, "clip.mp4")
+	if err := os.WriteFile(path, media.SampleVideo(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return service.Upload{Path: path, Size: int64(len(media.SampleVideo()))}
+}
+
 func seed(t *testing.T, n *node) world {
 	t.Helper()
 	ctx := context.Background()
@@ -229,12 +299,9 @@ func seed(t *testing.T, n *node) world {
 		}
 		w.users = append(w.users, s.UserID)
 	}
-	path := filepath.Join(n.dir, "clip.mp4")
-	if err := os.WriteFile(path, media.SampleVideo(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	up := sampleUpload(t, n)
 	for i := 0; i < 6; i++ {
-		v, err := n.videos.Publish(ctx, w.users[i%3], fmt.Sprintf("clip %d", i), service.Upload{Path: path, Size: int64(len(media.SampleVideo()))})
+		v, err := n.videos.Publish(ctx, w.users[i%3], fmt.Sprintf("clip %d", i), up)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,12 +7,17 @@ import (
 	"github.com/go-gormigrate/gormigrate/v2"
 	"golang.org/x/text/unicode/norm"
 	"gorm.io/gorm"
+	"gorm.io/plugin/dbresolver"
 )
 
 // Migrate brings the schema to the latest version. Each migration is a
 // frozen snapshot: it declares its own structs instead of using the live
 // models, so that editing a model later never rewrites history.
 func Migrate(db *gorm.DB) error {
+	// On the primary only: with database.replicas a read outside a
+	// transaction goes to a replica, which may not yet have the
+	// schema_migrations rows the primary has just written (or the table).
+	db = db.Clauses(dbresolver.Write).Session(&gorm.Session{})
 	if db.Dialector.Name() == "mysql" {
 		// utf8mb4_bin: full Unicode (emoji in titles and chat) and byte-exact
 		// comparison, so names compare the same way as on SQLite.

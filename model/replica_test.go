@@ -61,3 +61,36 @@ func TestReadsRouteToReplicasAndReadYourWritesToPrimary(t *testing.T) {
 		t.Errorf("UsersByIDs answered from the primary; want the (empty) replica")
 	}
 }
+
+// Migrations run on the primary alone: on a fresh database with a replica
+// that has nothing yet (a replica behind, or one still catching up), the
+// first start migrates, and a second start finds the schema up to date.
+func TestMigrationsRunOnThePrimary(t *testing.T) {
+	cfg := testenv.MySQLConfig(t)
+	cfg.Replicas = []string{testenv.MySQLDatabase(t)} // empty, and never written
+	for start := 1; start <= 2; start++ {
+		db, err := model.Open(cfg, zap.NewNop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := model.Migrate(db); err != nil {
+			t.Fatalf("start %d: %v", start, err)
+		}
+		if err := model.Ready(context.Background(), db); err != nil {
+			t.Errorf("start %d: the primary is not ready after migrating: %v", start, err)
+		}
+		model.Close(db)
+	}
+	replica, err := model.Open(testenv.MySQLConfigFor(cfg.Replicas[0]), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close(replica)
+	var tables int64
+	if err := replica.Raw("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()").Scan(&tables).Error; err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Errorf("the replica got %d tables; migrations must not write there", tables)
+	}
+}

@@ -32,6 +32,13 @@ type Store struct {
 // NewStore returns a store over db.
 func NewStore(db *gorm.DB) *Store { return &Store{db: db, now: time.Now} }
 
+// Primary returns a store whose every read goes to the primary, for what
+// keeps what it reads (the cache): a replica's lag would be kept for the
+// whole TTL. Without replicas it is the same store.
+func (s *Store) Primary() *Store {
+	return &Store{db: s.db.Clauses(dbresolver.Write).Session(&gorm.Session{}), now: s.now}
+}
+
 // DB is the underlying handle, for wiring (metrics, health) only.
 func (s *Store) DB() *gorm.DB { return s.db }
 

@@ -470,7 +470,7 @@ func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg pro
 		}
 		return &builtCache{Cache: c}, func() {}, nil
 	}
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+	rdb, topology, err := cache.NewRedisClient(context.Background(), &redis.UniversalOptions{
 		Addrs: cfg.Redis.Addrs(), MasterName: cfg.Redis.MasterName,
 		Password: cfg.Redis.Password, DB: cfg.Redis.DB, PoolSize: cfg.Redis.PoolSize,
 		// Short time-outs: a slow Redis must fall back to the database
@@ -480,12 +480,22 @@ func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg pro
 		DialTimeout: cfg.Redis.Timeout, ReadTimeout: cfg.Redis.Timeout, WriteTimeout: cfg.Redis.Timeout,
 		PoolTimeout: cfg.Redis.Timeout, MaxRetries: -1,
 	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis: %w", err)
+	}
+	log.Info("redis", zap.Strings("addr", cfg.Redis.Addrs()), zap.String("topology", string(topology)))
+	if topology == cache.Unknown {
+		log.Warn("redis did not answer at start: its topology was guessed from the number of addresses; /readyz reports a wrong guess")
+	}
 	guard := redisguard.New(time.Second, log.Named("redis"))
 	rdb.AddHook(guard)
 	if err := redisTracing(rdb, tp); err != nil {
 		return nil, nil, errors.Join(err, rdb.Close())
 	}
-	out := &builtCache{rdb: rdb, checks: []controller.Check{{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}}
+	// Ready means the cache works, not only that Redis answers PING: the
+	// check reads the way a page does (see cache.Ping).
+	out := &builtCache{rdb: rdb}
+	out.checks = []controller.Check{{Name: "redis", Ping: func(ctx context.Context) error { return out.Cache.Ping(ctx) }}}
 	bg, cancel := context.WithCancel(context.Background())
 	opts := cache.Options{Prefix: cfg.Redis.Prefix, TTL: cfg.Redis.TTL, LocalTTL: cfg.Cache.LocalTTL, LocalEntries: cfg.Cache.LocalEntries, Guard: guard}
 

@@ -54,7 +54,7 @@ var Keys = []Key{
 	{Name: "jwt.secret", Default: "", Doc: "HS256 key; required (32+ characters, not the sample) outside the embedded default, which creates and keeps its own in `data_dir/jwt.secret`"},
 	{Name: "jwt.issuer", Default: "tiktok-lite", Doc: "token issuer"},
 	{Name: "jwt.ttl", Default: "168h", Doc: "token lifetime"},
-	{Name: "redis.addr", Default: "", Doc: "empty: no cache. Several comma-separated addresses: a Cluster, or Sentinels with `redis.master_name`"},
+	{Name: "redis.addr", Default: "", Doc: "empty: no cache. Comma-separated addresses: Sentinels with `redis.master_name`; else the server says whether they are Cluster nodes (one node's address is enough); several plain servers are refused"},
 	{Name: "redis.password", Default: "", Doc: "Redis password"},
 	{Name: "redis.db", Default: 0, Doc: "Redis database number (plain Redis only)"},
 	{Name: "redis.master_name", Default: "", Doc: "the Sentinel master's name; `redis.addr` then lists the Sentinels"},

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -26,6 +28,14 @@ func TestTwoInstancesSeeEachOthersWrites(t *testing.T) {
 		"TIKTOK_RABBITMQ_QUEUE=e2e.scale." + suffix,
 	}
 	one, two := start(t, "", env...), start(t, "", env...)
+	seeEachOthersWrites(t, one, two)
+}
+
+// seeEachOthersWrites writes through one instance and through the other,
+// with both caches warm, and wants both to show every write within a
+// second.
+func seeEachOthersWrites(t *testing.T, one, two *server) {
+	t.Helper()
 
 	alice, aliceToken := one.register(t, "alice", "secret1")
 	_, bobToken := two.register(t, "bob", "secret1") // tokens work on either instance
@@ -66,5 +76,70 @@ func TestTwoInstancesSeeEachOthersWrites(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+	}
+}
+
+// A Redis Cluster reached through one node's address is found to be a
+// Cluster, and the cache works on it: ready, no Redis errors, no delete
+// sent to the retry queue, reads answered by Redis, and two instances
+// see each other's writes. Several plain servers are refused.
+func TestRedisClusterFromOneNodesAddress(t *testing.T) {
+	nodes := testenv.RedisCluster(t, 3)
+	suffix := testenv.RandomSuffix()
+	amqpURL := testenv.AMQPURL(t)
+	t.Cleanup(func() { testenv.DeleteBrokerTopology(t, mq.Config{URL: amqpURL, Name: "e2e.cluster." + suffix}) })
+	env := []string{
+		"TIKTOK_DATABASE_DRIVER=mysql",
+		"TIKTOK_DATABASE_DSN=" + testenv.MySQLDatabase(t),
+		"TIKTOK_JWT_SECRET=" + strings.Repeat("shared-secret-", 3),
+		"TIKTOK_REDIS_ADDR=" + nodes[0],
+		"TIKTOK_REDIS_PREFIX=e2e:cluster:" + suffix + ":",
+		"TIKTOK_RABBITMQ_URL=" + amqpURL,
+		"TIKTOK_RABBITMQ_QUEUE=e2e.cluster." + suffix,
+	}
+	one, two := start(t, "", env...), start(t, "", env...)
+	for _, s := range []*server{one, two} {
+		found := false
+		for _, e := range s.logs.Entries() {
+			found = found || e["msg"] == "redis" && e["topology"] == "cluster"
+		}
+		if !found {
+			t.Errorf("%s did not find the Cluster behind one node's address:\n%s", s.base, s.logs)
+		}
+		resp, err := http.Get(s.base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"redis":"ok"`) {
+			t.Fatalf("/readyz on the Cluster: HTTP %d %s", resp.StatusCode, body)
+		}
+	}
+	seeEachOthersWrites(t, one, two)
+	for _, s := range []*server{one, two} {
+		m := scrape(t, s)
+		for _, name := range []string{"tiktok_cache_redis_errors_total", "tiktok_cache_delete_retries_total"} {
+			for _, line := range m[name] {
+				if !strings.HasSuffix(line, " 0") {
+					t.Errorf("%s on the Cluster: %s, want 0", s.base, line)
+				}
+			}
+		}
+		hits := false
+		for _, line := range m["tiktok_cache_hits_total"] {
+			if strings.Contains(line, `layer="redis"`) && !strings.HasSuffix(line, " 0") {
+				hits = true
+			}
+		}
+		if !hits && !strings.Contains(strings.Join(m["tiktok_cache_hits_total"], "\n"), `layer="local"`) {
+			t.Errorf("%s: no cache hit on the Cluster:\n%s", s.base, strings.Join(m["tiktok_cache_hits_total"], "\n"))
+		}
+	}
+
+	plain := testenv.RedisAddr(t)
+	cfg := writeConfig(t, t.TempDir(), "data_dir: "+t.TempDir()+"\nredis:\n  addr: "+plain+","+plain+"\n")
+	if out, err := command(t, "--config", cfg); err == nil || !strings.Contains(out, "not a Cluster node") {
+		t.Errorf("two plain Redis addresses: %v\n%s", err, out)
 	}
 }
