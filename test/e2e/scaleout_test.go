@@ -15,20 +15,29 @@ import (
 // Two instances behind one address share MySQL, Redis and RabbitMQ: a write
 // through one is seen through the other, with both caches warm.
 func TestTwoInstancesSeeEachOthersWrites(t *testing.T) {
+	env := sharedEnv(t, "scale", testenv.RedisAddr(t))
+	one, two := start(t, "", env...), start(t, "", env...)
+	seeEachOthersWrites(t, one, two)
+}
+
+// sharedEnv is the settings of instances that share one MySQL database,
+// the Redis at redisAddr under a fresh prefix, RabbitMQ queues and a JWT
+// secret, as instances behind one load balancer do.
+func sharedEnv(t *testing.T, name, redisAddr string) []string {
+	t.Helper()
 	suffix := testenv.RandomSuffix()
 	amqpURL := testenv.AMQPURL(t)
-	t.Cleanup(func() { testenv.DeleteBrokerTopology(t, mq.Config{URL: amqpURL, Name: "e2e.scale." + suffix}) })
-	env := []string{
+	queue := "e2e." + name + "." + suffix
+	t.Cleanup(func() { testenv.DeleteBrokerTopology(t, mq.Config{URL: amqpURL, Name: queue}) })
+	return []string{
 		"TIKTOK_DATABASE_DRIVER=mysql",
 		"TIKTOK_DATABASE_DSN=" + testenv.MySQLDatabase(t),
 		"TIKTOK_JWT_SECRET=" + strings.Repeat("shared-secret-", 3),
-		"TIKTOK_REDIS_ADDR=" + testenv.RedisAddr(t),
-		"TIKTOK_REDIS_PREFIX=e2e:scale:" + suffix + ":",
+		"TIKTOK_REDIS_ADDR=" + redisAddr,
+		"TIKTOK_REDIS_PREFIX=e2e:" + name + ":" + suffix + ":",
 		"TIKTOK_RABBITMQ_URL=" + amqpURL,
-		"TIKTOK_RABBITMQ_QUEUE=e2e.scale." + suffix,
+		"TIKTOK_RABBITMQ_QUEUE=" + queue,
 	}
-	one, two := start(t, "", env...), start(t, "", env...)
-	seeEachOthersWrites(t, one, two)
 }
 
 // seeEachOthersWrites writes through one instance and through the other,
@@ -85,18 +94,7 @@ func seeEachOthersWrites(t *testing.T, one, two *server) {
 // see each other's writes. Several plain servers are refused.
 func TestRedisClusterFromOneNodesAddress(t *testing.T) {
 	nodes := testenv.RedisCluster(t, 3)
-	suffix := testenv.RandomSuffix()
-	amqpURL := testenv.AMQPURL(t)
-	t.Cleanup(func() { testenv.DeleteBrokerTopology(t, mq.Config{URL: amqpURL, Name: "e2e.cluster." + suffix}) })
-	env := []string{
-		"TIKTOK_DATABASE_DRIVER=mysql",
-		"TIKTOK_DATABASE_DSN=" + testenv.MySQLDatabase(t),
-		"TIKTOK_JWT_SECRET=" + strings.Repeat("shared-secret-", 3),
-		"TIKTOK_REDIS_ADDR=" + nodes[0],
-		"TIKTOK_REDIS_PREFIX=e2e:cluster:" + suffix + ":",
-		"TIKTOK_RABBITMQ_URL=" + amqpURL,
-		"TIKTOK_RABBITMQ_QUEUE=e2e.cluster." + suffix,
-	}
+	env := sharedEnv(t, "cluster", nodes[0])
 	one, two := start(t, "", env...), start(t, "", env...)
 	for _, s := range []*server{one, two} {
 		found := false
