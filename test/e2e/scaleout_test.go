@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -8,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	mysqldsn "github.com/go-sql-driver/mysql"
+
 	"github.com/tiktok-lite/server/pkg/mq"
+	"github.com/tiktok-lite/server/test/tcpproxy"
 	"github.com/tiktok-lite/server/test/testenv"
 )
 
@@ -139,5 +143,75 @@ func TestRedisClusterFromOneNodesAddress(t *testing.T) {
 	cfg := writeConfig(t, t.TempDir(), "data_dir: "+t.TempDir()+"\nredis:\n  addr: "+plain+","+plain+"\n")
 	if out, err := command(t, "--config", cfg); err == nil || !strings.Contains(out, "not a Cluster node") {
 		t.Errorf("two plain Redis addresses: %v\n%s", err, out)
+	}
+}
+
+// With Redis, a replica feeds no API read: what the cache keeps comes
+// from the primary, and what must be newest reads the primary. The
+// "replica" here is an empty database without even the schema, reached
+// through a proxy, so a read sent to it would fail loudly; it is then cut
+// off altogether, and every route still answers, fresh.
+func TestReplicaOutageOnTheFullStack(t *testing.T) {
+	cfg, err := mysqldsn.ParseDSN(testenv.MySQLDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := tcpproxy.Start(t, cfg.Addr)
+	cfg.Addr = proxy.Addr()
+	s := start(t, "", append(sharedEnv(t, "replica", testenv.RedisAddr(t)), "TIKTOK_DATABASE_REPLICAS="+cfg.FormatDSN())...)
+
+	alice, aliceToken := s.register(t, "alice", "secret1")
+	bob, bobToken := s.register(t, "bob", "secret1")
+	wantCode(t, "publish", s.upload(t, map[string]string{"token": aliceToken, "title": "clip"}, "clip.mp4", mediaSample()), 0)
+	first := func(phase string, list []reply) reply {
+		if len(list) != 1 {
+			t.Fatalf("%s: the feed holds %d videos, want 1", phase, len(list))
+		}
+		return list[0]
+	}
+	video := first("after publish", s.get(t, "/douyin/feed/", nil).List("video_list")).Int("id")
+
+	round := 0
+	everyRoute := func(phase string) {
+		round++
+		post := func(path string, p url.Values) { wantCode(t, phase+" "+path, s.post(t, path, p), 0) }
+		post("/douyin/favorite/action/", url.Values{"token": {bobToken}, "video_id": {itoa(video)}, "action_type": {"1"}})
+		post("/douyin/comment/action/", url.Values{"token": {bobToken}, "video_id": {itoa(video)}, "action_type": {"1"}, "comment_text": {fmt.Sprintf("comment %d", round)}})
+		post("/douyin/relation/action/", url.Values{"token": {bobToken}, "to_user_id": {itoa(alice)}, "action_type": {"1"}})
+		post("/douyin/relation/action/", url.Values{"token": {aliceToken}, "to_user_id": {itoa(bob)}, "action_type": {"1"}})
+		post("/douyin/message/action/", url.Values{"token": {bobToken}, "to_user_id": {itoa(alice)}, "action_type": {"1"}, "content": {fmt.Sprintf("hi %d", round)}})
+
+		get := func(path string, p url.Values) reply {
+			r := s.get(t, path, p)
+			wantCode(t, phase+" "+path, r, 0)
+			return r
+		}
+		if v := first(phase, get("/douyin/feed/", url.Values{"token": {bobToken}}).List("video_list")); v.Int("favorite_count") != 1 || v.Int("comment_count") != int64(round) {
+			t.Errorf("%s: the feed shows %d likes and %d comments, want 1 and %d", phase, v.Int("favorite_count"), v.Int("comment_count"), round)
+		}
+		if u := get("/douyin/user/", url.Values{"user_id": {itoa(alice)}, "token": {bobToken}}).Obj("user"); u.Int("follower_count") != 1 || u.Int("total_favorited") != 1 {
+			t.Errorf("%s: alice has %d followers and %d likes received, want 1 and 1", phase, u.Int("follower_count"), u.Int("total_favorited"))
+		}
+		who := url.Values{"user_id": {itoa(bob)}, "token": {bobToken}}
+		for _, path := range []string{"/douyin/publish/list/", "/douyin/favorite/list/", "/douyin/relation/follow/list/", "/douyin/relation/follower/list/", "/douyin/relation/friend/list/"} {
+			get(path, who)
+		}
+		if n := len(get("/douyin/comment/list/", url.Values{"video_id": {itoa(video)}}).List("comment_list")); n != round {
+			t.Errorf("%s: %d comments listed, want %d", phase, n, round)
+		}
+		if n := len(get("/douyin/message/chat/", url.Values{"to_user_id": {itoa(alice)}, "token": {bobToken}}).List("message_list")); n != round {
+			t.Errorf("%s: %d messages in the chat, want %d", phase, n, round)
+		}
+	}
+	everyRoute("replica up")
+	proxy.Cut()
+	everyRoute("replica cut")
+	resp, err := http.Get(s.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/readyz with the replica cut: HTTP %d", resp.StatusCode)
 	}
 }
