@@ -36,8 +36,7 @@ func (c *Cache) LikesChanged(ctx context.Context, changes []model.LikeChange) {
 		keys = append(keys, c.k.video(ch.Video.ID), c.k.user(ch.UserID), c.k.user(ch.Video.AuthorID),
 			c.k.likes(ch.UserID), c.k.favorites(ch.UserID))
 	}
-	slices.Sort(keys) // a hot video or author is in many changes
-	c.invalidate(ctx, slices.Compact(keys)...)
+	c.invalidate(ctx, keys...)
 }
 
 // CommentsChanged drops the video's comment list and count.
@@ -53,8 +52,7 @@ func (c *Cache) FollowsChanged(ctx context.Context, changes []model.FollowChange
 		keys = append(keys, c.k.user(ch.UserID), c.k.user(ch.ToUserID), c.k.follows(ch.UserID),
 			c.k.following(ch.UserID), c.k.followers(ch.ToUserID), c.k.friends(ch.UserID), c.k.friends(ch.ToUserID))
 	}
-	slices.Sort(keys) // a hot video or author is in many changes
-	c.invalidate(ctx, slices.Compact(keys)...)
+	c.invalidate(ctx, keys...)
 }
 
 // invalidate deletes keys now and again after SecondDelete: a reader that
@@ -62,6 +60,10 @@ func (c *Cache) FollowsChanged(ctx context.Context, changes []model.FollowChange
 // first delete, and the second one removes it. A delete that fails goes to
 // the retrier.
 func (c *Cache) invalidate(ctx context.Context, keys ...string) {
+	// Each key once, however many changes of a batch name it (a hot video
+	// or author is in many).
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	c.near.drop(keys...) // at once: the writer's next read must not see the old value
 	if c.rdb == nil {
 		return
