@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -134,7 +133,6 @@ func Handler(publicURL string) (http.Handler, error) {
 		// Tools on other origins (an editor, a Postman or Apifox import by
 		// URL in a browser) may read the document; it holds nothing secret.
 		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Content-Length", strconv.Itoa(len(doc)))
 		http.ServeContent(w, r, "openapi.json", time.Time{}, bytes.NewReader(doc))
 	}), nil
 }

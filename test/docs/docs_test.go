@@ -142,8 +142,9 @@ func TestMakeTargetsExist(t *testing.T) {
 		t.Fatal(err)
 	}
 	targets := map[string]bool{}
+	rule := regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	for _, line := range strings.Split(string(raw), "\n") {
-		if name, _, ok := strings.Cut(line, ":"); ok && regexp.MustCompile(`^[a-z][a-z0-9-]*$`).MatchString(name) {
+		if name, _, ok := strings.Cut(line, ":"); ok && rule.MatchString(name) {
 			targets[name] = true
 		}
 	}
