@@ -164,8 +164,10 @@ func TestLimitsAreTheServices(t *testing.T) {
 		{"Message", "content", service.MaxMessageLen},
 	} {
 		prop := schemas[c.schema].Value.Properties[c.field].Value
-		if prop.MaxLength == nil || int(*prop.MaxLength) != c.want {
-			t.Errorf("%s.%s: maxLength %v, the service allows %d", c.schema, c.field, prop.MaxLength, c.want)
+		if prop.MaxLength == nil {
+			t.Errorf("%s.%s: no maxLength, the service allows %d", c.schema, c.field, c.want)
+		} else if int(*prop.MaxLength) != c.want {
+			t.Errorf("%s.%s: maxLength %d, the service allows %d", c.schema, c.field, *prop.MaxLength, c.want)
 		}
 	}
 }
