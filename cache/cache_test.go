@@ -87,14 +87,7 @@ func newNode(t *testing.T, o nodeOpts) *node {
 	if o.replica != "" {
 		cfg.Replicas = []string{o.replica}
 	}
-	db, err := model.Open(cfg, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { model.Close(db) })
-	if err := model.Migrate(db); err != nil {
-		t.Fatal(err)
-	}
+	db := testenv.OpenDB(t, cfg)
 	n := &node{db: db, store: model.NewStore(db), count: &counters{}, dir: t.TempDir()}
 	countSQL(t, db, &n.count.sql)
 	if o.cluster != nil {
@@ -107,6 +100,7 @@ func newNode(t *testing.T, o nodeOpts) *node {
 	n.rdb.AddHook(n.count)
 	t.Cleanup(func() { n.rdb.Close() })
 
+	var err error
 	n.broker, err = mq.New(mq.Config{URL: o.amqpURL, Name: o.queue, MaxAttempts: 50,
 		RetryDelays: retryDelays}, zap.NewNop(), nil)
 	if err != nil {

@@ -17,6 +17,10 @@ import (
 type Check struct {
 	Name string
 	Ping func(ctx context.Context) error
+	// Degrades marks a dependency the server works without, only less
+	// well (a read replica): failing, it is "degraded" and the instance
+	// stays ready.
+	Degrades bool
 }
 
 // Health answers the liveness and readiness probes.
@@ -34,14 +38,19 @@ func (h *Health) Alive(c *gin.Context) {
 }
 
 // Ready handles GET /readyz: every configured dependency answers within a
-// second. 503 lets a load balancer take this instance out of rotation.
+// second. 503 lets a load balancer take this instance out of rotation; a
+// dependency that only degrades the service is reported, not counted.
 func (h *Health) Ready(c *gin.Context) {
 	results := h.probe(c.Request.Context())
 	status, ready := map[string]string{}, true
 	for i, chk := range h.checks {
 		if err := results[i]; err != nil {
 			status[chk.Name] = "down"
-			ready = false
+			if chk.Degrades {
+				status[chk.Name] = "degraded"
+			} else {
+				ready = false
+			}
 			h.log.Warn("readiness check failed", zap.String("dependency", chk.Name), zap.Error(err))
 			continue
 		}

@@ -51,20 +51,8 @@ func Open(cfg config.Database, log *zap.Logger, plugins ...gorm.Plugin) (*gorm.D
 		return nil, fmt.Errorf("open %s: %w", cfg.Driver, err)
 	}
 	if len(cfg.Replicas) > 0 {
-		replicas := make([]gorm.Dialector, 0, len(cfg.Replicas))
-		for _, dsn := range cfg.Replicas {
-			dsn, err := boundedDSN(dsn, cfg.IOTimeout)
-			if err != nil {
-				return nil, fmt.Errorf("database.replicas: %w", err)
-			}
-			replicas = append(replicas, mysql.Open(dsn))
-		}
-		// Reads outside a transaction go to a replica unless the store asks
-		// for the primary; see Store.primary.
-		resolver := dbresolver.Register(dbresolver.Config{Replicas: replicas, Policy: dbresolver.RandomPolicy{}}).
-			SetMaxOpenConns(cfg.MaxOpenConns).SetMaxIdleConns(cfg.MaxIdleConns).SetConnMaxLifetime(cfg.ConnMaxLifetime)
-		if err := db.Use(resolver); err != nil {
-			return nil, fmt.Errorf("read replicas: %w", err)
+		if err := useReplicas(db, cfg, log); err != nil {
+			return nil, err
 		}
 	}
 	for _, p := range plugins {
@@ -94,6 +82,40 @@ func Open(cfg config.Database, log *zap.Logger, plugins ...gorm.Plugin) (*gorm.D
 	return db, nil
 }
 
+// useReplicas sends the reads that may go to a replica to one that is up
+// and caught up (see replicaRouter), and the rest, writes and
+// transactions to the primary. The primary's DSN is the router's last
+// pool, for the reads no replica can take.
+func useReplicas(db *gorm.DB, cfg config.Database, log *zap.Logger) error {
+	primary, err := boundedDSN(cfg.DSN, cfg.IOTimeout)
+	if err != nil {
+		return err
+	}
+	dsns := make([]string, 0, len(cfg.Replicas))
+	pools := make([]gorm.Dialector, 0, len(cfg.Replicas)+1)
+	for _, dsn := range append(cfg.Replicas, cfg.DSN) {
+		dsn, err := boundedDSN(dsn, cfg.IOTimeout)
+		if err != nil {
+			return fmt.Errorf("database.replicas: %w", err)
+		}
+		dsns = append(dsns, dsn)
+		pools = append(pools, mysql.Open(interpolated(dsn)))
+	}
+	dsns = dsns[:len(cfg.Replicas)]
+	r, err := newReplicaRouter(primary, dsns, cfg.ReplicaMaxLag, log)
+	if err != nil {
+		return fmt.Errorf("read replicas: %w", err)
+	}
+	resolver := dbresolver.Register(dbresolver.Config{Replicas: pools, Policy: r}).
+		SetMaxOpenConns(cfg.MaxOpenConns).SetMaxIdleConns(cfg.MaxIdleConns).SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	if err := errors.Join(db.Use(r), db.Use(resolver)); err != nil {
+		r.close()
+		return fmt.Errorf("read replicas: %w", err)
+	}
+	r.start()
+	return nil
+}
+
 // boundedDSN gives a MySQL DSN the time-outs it does not set itself:
 // every read and write on a connection within io, a dial within
 // dialTimeout. Without them a COMMIT to a database that went silent holds
@@ -113,6 +135,18 @@ func boundedDSN(dsn string, io time.Duration) (string, error) {
 		c.Timeout = dialTimeout
 	}
 	return c.FormatDSN(), nil
+}
+
+// interpolated has the driver put a read's values into its text, one round
+// trip, for the router's pools, whose reads gorm does not prepare (see
+// replicaPool). Safe with utf8mb4, the only character set used.
+func interpolated(dsn string) string {
+	c, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		return dsn // boundedDSN has parsed it already
+	}
+	c.InterpolateParams = true
+	return c.FormatDSN()
 }
 
 // dialTimeout bounds a new MySQL connection when the DSN sets none.
@@ -148,8 +182,11 @@ func Ready(ctx context.Context, db *gorm.DB) error {
 	return nil
 }
 
-// Close closes the pool.
+// Close closes the pool and stops the replicas' probes.
 func Close(db *gorm.DB) error {
+	if r := router(db); r != nil {
+		r.close()
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return err

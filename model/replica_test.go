@@ -3,7 +3,10 @@ package model_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -20,6 +23,7 @@ func TestReadsRouteToReplicasAndReadYourWritesToPrimary(t *testing.T) {
 	replicaDSN := testenv.MySQLDatabase(t)
 	testenv.OpenDB(t, testenv.MySQLConfigFor(replicaDSN))
 	cfg.Replicas = []string{replicaDSN}
+	cfg.ReplicaMaxLag = time.Second
 	db, err := model.Open(cfg, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -52,13 +56,96 @@ func TestReadsRouteToReplicasAndReadYourWritesToPrimary(t *testing.T) {
 	if err != nil {
 		t.Error(err)
 	}
-	// Cacheable reads: the replica, which has not got the row.
-	users, err := s.UsersByIDs(ctx, []int64{u.ID})
-	if err != nil {
+	// Cacheable reads: the primary until a probe has found the replica
+	// caught up with this process's write (this "replica", on a server
+	// without a binary log, always is), then the replica, which has not
+	// got the row.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		users, err := s.UsersByIDs(ctx, []int64{u.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(users) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("UsersByIDs still answered from the primary 5 s after the write; want the (empty) replica")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// On a real GTID replica: a read right after this process's write sees
+// it though the replica has not applied it; a replica held behind the lag
+// bound, or killed, takes no reads (they go to the primary, fresh and
+// without errors) and is reported; caught up again, it is ready again.
+func TestReplicaLagAndOutage(t *testing.T) {
+	ctx := context.Background()
+	primary, replica := testenv.MariaDBPair(t)
+	name := primary.Database(t)
+	replica.WaitFor(t, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '"+name+"'", 10*time.Second)
+	open := func() *model.Store {
+		cfg := testenv.MySQLConfigFor(primary.DSN(name))
+		cfg.Replicas = []string{replica.DSN(name)}
+		cfg.ReplicaMaxLag = 300 * time.Millisecond
+		return model.NewStore(testenv.OpenDB(t, cfg))
+	}
+	writer := open()
+	waitReady := func(s *model.Store, want bool) error {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := model.ReplicasReady(s.DB())
+			if (err == nil) == want {
+				return err
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replicas ready = %v after 5 s, want ready %v", err, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitReady(writer, true)
+
+	// The replica stops applying what it receives: it falls behind.
+	replica.Exec(t, "STOP SLAVE SQL_THREAD")
+	for i := range 20 {
+		u := &model.User{Name: fmt.Sprintf("writer%d", i), PasswordHash: "x"}
+		if err := writer.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if users, err := writer.UsersByIDs(ctx, []int64{u.ID}); err != nil || len(users) != 1 {
+			t.Fatalf("write %d: the writer's read right after it found %d users (%v), want its own", i, len(users), err)
+		}
+	}
+
+	// Another process that has written nothing reads a row the replica
+	// lacks: from the primary once the lag is seen.
+	reader := open()
+	other := &model.User{Name: "other", PasswordHash: "x"}
+	if err := writer.CreateUser(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	if len(users) != 0 {
-		t.Errorf("UsersByIDs answered from the primary; want the (empty) replica")
+	err := waitReady(reader, false)
+	if !strings.Contains(err.Error(), "behind") {
+		t.Errorf("a replica held back is reported as %q, want behind the primary", err)
+	}
+	if users, err := reader.UsersByIDs(ctx, []int64{other.ID}); err != nil || len(users) != 1 {
+		t.Errorf("with the replica behind, a read found %d users (%v), want the primary's row", len(users), err)
+	}
+
+	replica.Exec(t, "START SLAVE SQL_THREAD")
+	waitReady(reader, true)
+
+	replica.Kill()
+	err = waitReady(reader, false)
+	if !strings.Contains(err.Error(), "down") {
+		t.Errorf("a killed replica is reported as %q, want down", err)
+	}
+	for range 20 {
+		if users, err := reader.UsersByIDs(ctx, []int64{other.ID}); err != nil || len(users) != 1 {
+			t.Fatalf("with the replica down, a read found %d users (%v), want the primary's row", len(users), err)
+		}
 	}
 }
 

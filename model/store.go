@@ -60,6 +60,9 @@ const maxTxAttempts = 5
 // It returns by the time ctx ends, whatever the database does; a
 // transaction cut short that way may still have committed.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	if r := router(s.db); r != nil {
+		defer r.noteWrite() // after COMMIT, or whatever else ended it
+	}
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		err = s.tx(ctx, fn)

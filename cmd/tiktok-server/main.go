@@ -216,6 +216,9 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 
 	store := model.NewStore(db)
 	checks := []controller.Check{{Name: "database", Ping: func(ctx context.Context) error { return model.Ready(ctx, db) }}}
+	if len(cfg.Database.Replicas) > 0 {
+		checks = append(checks, controller.Check{Name: "replicas", Degrades: true, Ping: func(context.Context) error { return model.ReplicasReady(db) }})
+	}
 	cacheLayer, stopCache, err := buildCache(cfg, store, log, reg, tp)
 	if err != nil {
 		return err

@@ -85,6 +85,9 @@ type Database struct {
 	// Replicas are read-only MySQL DSNs for the cacheable reads; writes,
 	// transactions and read-your-write lookups stay on the primary.
 	Replicas []string `mapstructure:"replicas"`
+	// ReplicaMaxLag is how far behind the primary a replica may be and
+	// still be read.
+	ReplicaMaxLag time.Duration `mapstructure:"replica_max_lag"`
 }
 
 // Auth is how passwords are stored.
@@ -405,6 +408,7 @@ func (c *Config) Validate() error {
 		{"jwt.ttl", c.JWT.TTL},
 		{"upload.cover_timeout", c.Upload.CoverTimeout},
 		{"database.io_timeout", c.Database.IOTimeout},
+		{"database.replica_max_lag", c.Database.ReplicaMaxLag},
 	} {
 		if d.val <= 0 {
 			bad(d.key, "must be a positive duration such as 30s, got %s", d.val)

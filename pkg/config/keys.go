@@ -50,6 +50,7 @@ var Keys = []Key{
 	{Name: "database.slow_query", Default: "200ms", Doc: "statements slower than this are logged (without their values)"},
 	{Name: "database.io_timeout", Default: "30s", Doc: "MySQL: `readTimeout`/`writeTimeout` of every connection whose DSN sets none (and a 5 s dial `timeout`), so a database that goes silent cannot hold a connection for TCP's many minutes; raise it for a migration that rewrites a huge table"},
 	{Name: "database.replicas", Default: []string{}, Doc: "read-only MySQL DSNs (see [Scaling out](#scaling-out))"},
+	{Name: "database.replica_max_lag", Default: "1s", Doc: "a replica further behind the primary than this, or down, takes no reads until it catches up (they go to the primary; `/readyz` says `degraded`)"},
 	{Name: "auth.bcrypt_cost", Default: 10, Doc: "bcrypt cost of stored passwords (10 is about 50 ms a hash on a small VM); below 10 only with `mode: test`"},
 	{Name: "jwt.secret", Default: "", Doc: "HS256 key; required (32+ characters, not the sample) outside the embedded default, which creates and keeps its own in `data_dir/jwt.secret`"},
 	{Name: "jwt.issuer", Default: "tiktok-lite", Doc: "token issuer"},

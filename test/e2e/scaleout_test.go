@@ -160,6 +160,25 @@ func TestReplicaOutageOnTheFullStack(t *testing.T) {
 	cfg.Addr = proxy.Addr()
 	s := start(t, "", append(sharedEnv(t, "replica", testenv.RedisAddr(t)), "TIKTOK_DATABASE_REPLICAS="+cfg.FormatDSN())...)
 
+	everyRoute := everyRouteChecker(t, s)
+	everyRoute("replica up")
+	proxy.Cut()
+	everyRoute("replica cut")
+	resp, err := http.Get(s.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/readyz with the replica cut: HTTP %d", resp.StatusCode)
+	}
+}
+
+// everyRouteChecker registers two users on s and publishes a video, and
+// returns a check that writes through every write route and wants every
+// read route to show all the writes so far, at once.
+func everyRouteChecker(t *testing.T, s *server) func(phase string) {
+	t.Helper()
 	alice, aliceToken := s.register(t, "alice", "secret1")
 	bob, bobToken := s.register(t, "bob", "secret1")
 	wantCode(t, "publish", s.upload(t, map[string]string{"token": aliceToken, "title": "clip"}, "clip.mp4", mediaSample()), 0)
@@ -172,7 +191,7 @@ func TestReplicaOutageOnTheFullStack(t *testing.T) {
 	video := first("after publish", s.get(t, "/douyin/feed/", nil).List("video_list")).Int("id")
 
 	round := 0
-	everyRoute := func(phase string) {
+	return func(phase string) {
 		round++
 		post := func(path string, p url.Values) { wantCode(t, phase+" "+path, s.post(t, path, p), 0) }
 		post("/douyin/favorite/action/", url.Values{"token": {bobToken}, "video_id": {itoa(video)}, "action_type": {"1"}})
@@ -203,15 +222,56 @@ func TestReplicaOutageOnTheFullStack(t *testing.T) {
 			t.Errorf("%s: %d messages in the chat, want %d", phase, n, round)
 		}
 	}
-	everyRoute("replica up")
-	proxy.Cut()
-	everyRoute("replica cut")
-	resp, err := http.Get(s.base + "/readyz")
-	if err != nil {
-		t.Fatal(err)
+}
+
+// Without Redis the replicas take the reads, and a writing instance still
+// reads its own writes: with a real GTID replica following, then held
+// behind (it receives but applies nothing), then caught up, then killed,
+// every write route's effect shows on every read route at once, and
+// /readyz names the replica degraded, not the instance down.
+func TestReplicasWithoutRedis(t *testing.T) {
+	primary, replica := testenv.MariaDBPair(t)
+	name := primary.Database(t)
+	replica.WaitFor(t, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '"+name+"'", 10*time.Second)
+	s := start(t, "",
+		"TIKTOK_DATABASE_DRIVER=mysql",
+		"TIKTOK_DATABASE_DSN="+primary.DSN(name),
+		"TIKTOK_DATABASE_REPLICAS="+replica.DSN(name),
+		"TIKTOK_DATABASE_REPLICA_MAX_LAG=300ms",
+		"TIKTOK_JWT_SECRET="+strings.Repeat("replica-secret-", 3))
+	replicas := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(s.base + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && strings.Contains(string(body), `"replicas":"`+want+`"`) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz: HTTP %d %s; want 200 with the replicas %s", resp.StatusCode, body, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("/readyz with the replica cut: HTTP %d", resp.StatusCode)
-	}
+	replicas("ok")
+	everyRoute := everyRouteChecker(t, s)
+	everyRoute("replica following")
+
+	replica.Exec(t, "STOP SLAVE SQL_THREAD")
+	everyRoute("replica held behind")
+	replicas("degraded")
+	everyRoute("replica behind the bound")
+
+	replica.Exec(t, "START SLAVE SQL_THREAD")
+	replicas("ok")
+	everyRoute("replica caught up")
+
+	replica.Kill()
+	everyRoute("replica killed")
+	replicas("degraded")
 }

@@ -19,16 +19,7 @@ import (
 // redis-server it skips (fails under CI=true).
 func RedisCluster(t testing.TB, masters int) []string {
 	t.Helper()
-	server, err := exec.LookPath("redis-server")
-	if err != nil {
-		Unavailable(t, "redis-server is not installed (apt-get install redis-server): %v", err)
-		return nil
-	}
-	cli, err := exec.LookPath("redis-cli")
-	if err != nil {
-		Unavailable(t, "redis-cli is not installed (apt-get install redis-tools): %v", err)
-		return nil
-	}
+	server, cli := command(t, "redis-server", "redis-server"), command(t, "redis-cli", "redis-tools")
 	var addrs []string
 	for i := range masters {
 		port := clusterPort(t)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,6 +36,17 @@ func Unavailable(t testing.TB, format string, args ...any) {
 		t.Fatalf("required service unavailable under CI: %s", msg)
 	}
 	t.Skipf("skipping: %s", msg)
+}
+
+// command is the path of an installed program, or skips t (fails it
+// under CI=true) naming the Debian package that has it.
+func command(t testing.TB, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		Unavailable(t, "%s is not installed (apt-get install %s): %v", name, pkg, err)
+	}
+	return path
 }
 
 func getenv(key, def string) string {
@@ -117,7 +129,7 @@ func MySQLConfig(t testing.TB) config.Database {
 
 // MySQLConfigFor points at the database of dsn.
 func MySQLConfigFor(dsn string) config.Database {
-	return config.Database{Driver: "mysql", DSN: dsn, MaxOpenConns: 60, MaxIdleConns: 30, ConnMaxLifetime: time.Minute}
+	return config.Database{Driver: "mysql", DSN: dsn, MaxOpenConns: 60, MaxIdleConns: 30, ConnMaxLifetime: time.Minute, ReplicaMaxLag: time.Second}
 }
 
 // OpenDB opens and migrates the backend's database.
