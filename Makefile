@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: help run build test vet fmt tables release image clean postman postman-fullstack e2e-web bench fuzz fault soak
+.PHONY: help run build test vet fmt tables release image clean postman postman-fullstack e2e-web bench fuzz fault soak scaleout
 .DEFAULT_GOAL := help
 
 ## help: this list (also what a bare `make` prints)
@@ -68,6 +68,13 @@ fuzz:
 ## fault: the fault and shutdown tests alone (they also run in make test)
 fault:
 	$(GO) test -race -count=1 -v ./test/fault/
+
+## scaleout: three instances behind nginx on a MariaDB primary + GTID replica,
+## a 6-node Redis Cluster and RabbitMQ quorum queues, all on loopback from
+## Debian's packages: Postman through nginx, read-your-writes, req/s with
+## 1-3 instances, kill -9 faults, counters (SCALEOUT_REPORT=file for figures)
+scaleout:
+	$(GO) test -tags scaleout -count=1 -v -timeout 20m ./test/scaleout/
 
 ## soak: mixed traffic against the full stack for SOAK_DURATION (default 10m),
 ## failing if goroutines, DB connections or memory grow

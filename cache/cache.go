@@ -92,6 +92,7 @@ type Cache struct {
 	ttl     ttls
 	m       *metrics
 	group   singleflight.Group
+	leases  *leases
 	near    *near         // nil: every read asks Redis
 	stop    func()        // ends the invalidation feed
 	fed     chan struct{} // closed when the feed has ended
@@ -142,7 +143,7 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 		// primary, never from a replica that may not have the last write.
 		db: db.Primary(), rdb: rdb, retrier: retrier, log: log.Named("cache"), opt: opt, guard: opt.Guard,
 		k: keys{opt.Prefix}, ttl: ttls{base: opt.TTL, absent: opt.AbsentTTL, jitter: opt.Jitter}, m: m,
-		stop: func() {}, fed: make(chan struct{}),
+		stop: func() {}, fed: make(chan struct{}), leases: newLeases(),
 	}
 	// On a Cluster a page's keys hash to different slots, and one MGET may
 	// not span them (CROSSSLOT). One GET per key in the same pipeline costs
@@ -252,14 +253,14 @@ func (c *Cache) Find(ctx context.Context, l model.Lookup) (*model.Found, error) 
 
 	var fill []func(redis.Pipeliner)
 	if missV := decodeInto(videos, c, videoCodec, found.Videos); len(missV) > 0 {
-		rows, err := c.loadVideos(ctx, videos, missV)
+		rows, err := loadRows(ctx, c, "videos", videos, missV, c.k.video, c.db.VideosByIDs)
 		if err != nil {
 			return nil, err
 		}
 		fill = append(fill, storeRows(ctx, c, videos, missV, rows, c.k.video, videoCodec, found.Videos))
 	}
 	if missU := decodeInto(users, c, userCodec, found.Users); len(missU) > 0 {
-		rows, err := c.loadUsers(ctx, users, missU)
+		rows, err := loadRows(ctx, c, "users", users, missU, c.k.user, c.db.UsersByIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -410,7 +411,8 @@ type absentRow struct{}
 // layer, and returns their write-back to Redis: each row, and an absent
 // marker for every id the database did not have, so probing random ids
 // does not reach it.
-func storeRows[T any](ctx context.Context, c *Cache, r *objectRead, ids []int64, rows map[int64]T, key func(int64) string, cd codec[T], out map[int64]T) func(redis.Pipeliner) {
+func storeRows[T any](ctx context.Context, c *Cache, r *objectRead, ids []int64, loaded loadedRows[T], key func(int64) string, cd codec[T], out map[int64]T) func(redis.Pipeliner) {
+	rows := loaded.rows
 	epochs := make(map[int64]uint64, len(r.ids))
 	for i, id := range r.ids {
 		epochs[id] = r.epochs[i]
@@ -424,15 +426,40 @@ func storeRows[T any](ctx context.Context, c *Cache, r *objectRead, ids []int64,
 		}
 	}
 	return func(p redis.Pipeliner) {
-		for _, id := range ids {
+		for i, id := range ids {
 			row, ok := rows[id]
 			if !ok {
-				p.Set(ctx, key(id), absent, c.ttl.missing())
+				fill(ctx, p, key(id), loaded.tokens[i], c.ttl.missing(), "s", absent)
 				continue
 			}
-			p.Set(ctx, key(id), cd.encode(row), c.ttl.value())
+			fill(ctx, p, key(id), loaded.tokens[i], c.ttl.value(), "s", cd.encode(row))
 		}
 	}
+}
+
+// loadedRows are rows read from the database and the leases taken, in the
+// order of the ids asked, before they were read.
+type loadedRows[T any] struct {
+	rows   map[int64]T
+	tokens []string
+}
+
+// loadRows reads the rows of ids once for every concurrent caller with the
+// same epochs, under a lease on each row's key.
+func loadRows[T any](ctx context.Context, c *Cache, kind string, r *objectRead, ids []int64, key func(int64) string, read func(context.Context, []int64) (map[int64]T, error)) (loadedRows[T], error) {
+	v, err := c.shared(kind+":"+joinIDs(ids), r.epoch(), func() (any, error) {
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = key(id)
+		}
+		tokens := c.take(ctx, keys...)
+		rows, err := read(ctx, ids)
+		return loadedRows[T]{rows, tokens}, err
+	})
+	if err != nil {
+		return loadedRows[T]{}, err
+	}
+	return v.(loadedRows[T]), nil
 }
 
 // shared runs load once for the concurrent callers of key that took the
@@ -453,22 +480,6 @@ func (r *objectRead) epoch() uint64 {
 		sum += e
 	}
 	return sum
-}
-
-func (c *Cache) loadVideos(ctx context.Context, r *objectRead, ids []int64) (map[int64]*model.Video, error) {
-	v, err := c.shared("videos:"+joinIDs(ids), r.epoch(), func() (any, error) { return c.db.VideosByIDs(ctx, ids) })
-	if err != nil {
-		return nil, err
-	}
-	return v.(map[int64]*model.Video), nil
-}
-
-func (c *Cache) loadUsers(ctx context.Context, r *objectRead, ids []int64) (map[int64]*model.User, error) {
-	v, err := c.shared("users:"+joinIDs(ids), r.epoch(), func() (any, error) { return c.db.UsersByIDs(ctx, ids) })
-	if err != nil {
-		return nil, err
-	}
-	return v.(map[int64]*model.User), nil
 }
 
 // write runs the write-backs of a read in one pipeline. A failure is only

@@ -179,7 +179,7 @@ func layers(t *testing.T, test func(t *testing.T, o nodeOpts)) {
 // Cluster of three masters, where a page's keys live in different hash
 // slots: a multi-key command across slots is refused there (CROSSSLOT).
 func TestOnARedisCluster(t *testing.T) {
-	nodes := testenv.RedisCluster(t, 3)
+	nodes := testenv.RedisCluster(t, 3, 0)
 	for name, test := range map[string]func(*testing.T, nodeOpts){
 		"warm reads": testWarmReadsRunNoSQL, "writes": testEveryWriteIsVisibleAtOnce,
 	} {

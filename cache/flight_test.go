@@ -24,15 +24,7 @@ func TestAReaderAfterAWriteDoesNotJoinALoadFromBefore(t *testing.T) {
 	ctx := context.Background()
 	video := w.videos[2].ID // no comments, and its list not read yet
 
-	loaded, release := make(chan struct{}), make(chan struct{})
-	var armed atomic.Bool
-	armed.Store(true)
-	must(t, n.db.Callback().Query().After("gorm:query").Register("test:barrier", func(db *gorm.DB) {
-		if db.Statement.Table == "comments" && armed.CompareAndSwap(true, false) {
-			close(loaded)
-			<-release
-		}
-	}))
+	loaded, release := holdFirstQuery(t, n, "comments")
 	list := func(out chan<- []service.Comment) {
 		l, err := n.inter.CommentList(ctx, 0, video)
 		if err != nil {
@@ -53,4 +45,56 @@ func TestAReaderAfterAWriteDoesNotJoinALoadFromBefore(t *testing.T) {
 		t.Fatalf("the writer's read after its comment has %d comments, want 1", len(l))
 	}
 	<-before
+}
+
+// TestAFillCannotOverwriteALaterDelete: a load of a comment list reads the
+// database and is held before it writes back; a comment is added (its
+// delete runs while the load waits), then the load goes on. Its old list
+// must not land in Redis, where every later reader, here a second
+// instance without the in-process layer, would find it: the delete took
+// the load's lease. The second delete is put off past the test, so it
+// cannot hide the race.
+func TestAFillCannotOverwriteALaterDelete(t *testing.T) {
+	o := fixture(t)
+	o.secondDelete = 5 * time.Second
+	n := newNode(t, o)
+	w := seed(t, n)
+	other := newNode(t, o)
+	ctx := context.Background()
+	video := w.videos[2].ID // no comments, and its list not read yet
+
+	loaded, release := holdFirstQuery(t, n, "comments")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := n.inter.CommentList(ctx, 0, video); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-loaded // the load has read an empty list and waits to write it back
+	if _, err := other.inter.AddComment(ctx, w.users[1], video, "after the load began"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	<-done
+	if l, err := other.inter.CommentList(ctx, 0, video); err != nil || len(l) != 1 {
+		t.Fatalf("after the held load wrote back, a reader has %d comments (%v), want 1", len(l), err)
+	}
+}
+
+// holdFirstQuery holds n's first query of table once it has read the
+// database: loaded closes then, and the load goes on when release is
+// closed.
+func holdFirstQuery(t *testing.T, n *node, table string) (loaded, release chan struct{}) {
+	t.Helper()
+	loaded, release = make(chan struct{}), make(chan struct{})
+	var armed atomic.Bool
+	armed.Store(true)
+	must(t, n.db.Callback().Query().After("gorm:query").Register("test:barrier", func(db *gorm.DB) {
+		if db.Statement.Table == table && armed.CompareAndSwap(true, false) {
+			close(loaded)
+			<-release
+		}
+	}))
+	return loaded, release
 }

@@ -110,8 +110,9 @@ func (c *Cache) deleteOrRetry(ctx context.Context, keys []string) {
 
 var errRedisCoolingDown = errors.New("redis cooling down after an error")
 
-// Delete removes keys, one DEL each in a pipeline so that it also works on
-// Redis Cluster, where one DEL may not span hash slots, and publishes them
+// Delete removes keys and their leases, one DEL each in a pipeline so
+// that it also works on Redis Cluster, where one DEL may not span hash
+// slots (a key and its lease share one), and publishes them
 // to every instance's in-process layer in the same round trip.
 func (c *Cache) Delete(ctx context.Context, keys []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -122,7 +123,7 @@ func (c *Cache) Delete(ctx context.Context, keys []string) error {
 	}
 	pipe := c.rdb.Pipeline()
 	for _, k := range keys {
-		pipe.Del(ctx, k)
+		pipe.Del(ctx, k, leaseKey(k)) // one slot: a fill under an older lease is refused
 	}
 	pipe.Publish(ctx, c.k.channel(), msg)
 	if _, err := pipe.Exec(ctx); err != nil {

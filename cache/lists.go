@@ -44,15 +44,14 @@ func list[T any](ctx context.Context, c *Cache, kind, key string, cd codec[T], l
 		size int // encoded
 	}
 	loaded, err := c.shared(key, epoch, func() (any, error) {
+		token := c.take(ctx, key)[0]
 		v, err := load()
 		if err != nil {
 			return nil, err
 		}
 		raw := cd.encode(v)
-		if c.rdb != nil {
-			if err := c.rdb.Set(ctx, key, raw, c.ttl.value()).Err(); c.failed(err) {
-				c.log.Debug("cache write-back failed", zap.Error(err))
-			}
+		if cmd := fill(ctx, c.rdb, key, token, c.ttl.value(), "s", raw); cmd != nil && c.failed(cmd.Err()) {
+			c.log.Debug("cache write-back failed", zap.Error(cmd.Err()))
 		}
 		return loadedList{v, len(raw)}, nil
 	})
@@ -257,6 +256,7 @@ func parseTimeline(res []redis.Z) *timeline {
 }
 
 func (c *Cache) rebuildTimeline(ctx context.Context) (*timeline, error) {
+	token := c.take(ctx, c.k.timeline())[0]
 	refs, err := c.db.FeedBefore(ctx, math.MaxInt64, c.opt.TimelineSize)
 	if err != nil {
 		return nil, err
@@ -269,18 +269,15 @@ func (c *Cache) rebuildTimeline(ctx context.Context) (*timeline, error) {
 	if c.rdb == nil {
 		return t, nil
 	}
-	zs := make([]redis.Z, 0, len(refs)+1)
-	zs = append(zs, redis.Z{Score: float64(floor), Member: floorMember})
+	// Score/member pairs, the floor first; one script, so readers see the
+	// old timeline or the new one.
+	zs := make([]any, 0, 2*len(refs)+2)
+	zs = append(zs, floor, floorMember)
 	for _, r := range refs {
-		zs = append(zs, redis.Z{Score: float64(r.PublishedAt), Member: itoa(r.ID) + ":" + itoa(r.AuthorID)})
+		zs = append(zs, r.PublishedAt, itoa(r.ID)+":"+itoa(r.AuthorID))
 	}
-	key := c.k.timeline()
-	pipe := c.rdb.TxPipeline() // MULTI: readers see the old timeline or the new one
-	pipe.Del(ctx, key)
-	pipe.ZAdd(ctx, key, zs...)
-	pipe.Expire(ctx, key, c.ttl.value())
-	if _, err := pipe.Exec(ctx); c.failed(err) {
-		c.log.Debug("timeline rebuild not cached", zap.Error(err))
+	if cmd := fill(ctx, c.rdb, c.k.timeline(), token, c.ttl.value(), "z", zs...); cmd != nil && c.failed(cmd.Err()) {
+		c.log.Debug("timeline rebuild not cached", zap.Error(cmd.Err()))
 	}
 	return t, nil
 }

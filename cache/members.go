@@ -92,20 +92,26 @@ func (m *memberRead) answer(ctx context.Context, c *Cache) (func(redis.Pipeliner
 		}
 	}
 	c.m.count(m.kind, 0, 1)
-	v, err := c.shared(m.key, m.epoch, func() (any, error) { return m.load() })
+	type loadedSet struct {
+		ids   []int64
+		token string
+	}
+	v, err := c.shared(m.key, m.epoch, func() (any, error) {
+		token := c.take(ctx, m.key)[0]
+		ids, err := m.load()
+		return loadedSet{ids, token}, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	all := v.([]int64)
-	set := make(idSet, len(all))
-	for _, id := range all {
+	loaded := v.(loadedSet)
+	set := make(idSet, len(loaded.ids))
+	for _, id := range loaded.ids {
 		set[id] = struct{}{}
 	}
 	m.keep(c, set)
 	return func(p redis.Pipeliner) {
-		p.Del(ctx, m.key)
-		p.SAdd(ctx, m.key, members(all)...)
-		p.Expire(ctx, m.key, c.ttl.value())
+		fill(ctx, p, m.key, loaded.token, c.ttl.value(), "m", members(loaded.ids)...)
 	}, nil
 }
 

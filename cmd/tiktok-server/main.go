@@ -490,7 +490,7 @@ func buildCache(cfg *config.Config, store *model.Store, log *zap.Logger, reg pro
 	if topology == cache.Unknown {
 		log.Warn("redis did not answer at start: its topology was guessed from the number of addresses; /readyz reports a wrong guess")
 	}
-	guard := redisguard.New(time.Second, log.Named("redis"))
+	guard := redisguard.New(time.Second, log.Named("redis"), redisguard.ReloadClusterSlots(rdb))
 	rdb.AddHook(guard)
 	if err := redisTracing(rdb, tp); err != nil {
 		return nil, nil, errors.Join(err, rdb.Close())

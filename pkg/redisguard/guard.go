@@ -26,11 +26,26 @@ type Guard struct {
 	downUntil atomic.Int64 // unix nanos
 	log       *zap.Logger
 	now       func() time.Time
+	onDown    []func()
 }
 
-// New returns a guard that skips Redis for downFor after a failure.
-func New(downFor time.Duration, log *zap.Logger) *Guard {
-	return &Guard{downFor: downFor, log: log, now: time.Now}
+// New returns a guard that skips Redis for downFor after a failure, and
+// runs each of onDown at every failure (a Cluster's slot map reload, say).
+func New(downFor time.Duration, log *zap.Logger, onDown ...func()) *Guard {
+	return &Guard{downFor: downFor, log: log, now: time.Now, onDown: onDown}
+}
+
+// ReloadClusterSlots is an onDown for a Redis Cluster client (and a no-op
+// for any other): after a failover go-redis keeps sending a dead master's
+// slots to it until its slot map is reloaded, which it does on a MOVED
+// reply or every 10 s, not when a connection is refused. Reloaded at each
+// failure, the map names the new master as soon as the Cluster has one.
+func ReloadClusterSlots(rdb redis.UniversalClient) func() {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return func() {}
+	}
+	return func() { cc.ReloadState(context.Background()) } // asynchronous, and one at a time
 }
 
 // Down reports whether Redis is being skipped right now.
@@ -45,6 +60,9 @@ func (g *Guard) Observe(err error) bool {
 	now := g.now()
 	if was := g.downUntil.Swap(now.Add(g.downFor).UnixNano()); was < now.UnixNano() {
 		g.log.Warn("redis unavailable, skipping it for a while", zap.Duration("for", g.downFor), zap.Error(err))
+	}
+	for _, fn := range g.onDown {
+		fn()
 	}
 	return true
 }

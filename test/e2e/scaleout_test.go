@@ -97,7 +97,7 @@ func seeEachOthersWrites(t *testing.T, one, two *server) {
 // sent to the retry queue, reads answered by Redis, and two instances
 // see each other's writes. Several plain servers are refused.
 func TestRedisClusterFromOneNodesAddress(t *testing.T) {
-	nodes := testenv.RedisCluster(t, 3)
+	nodes := testenv.RedisCluster(t, 3, 0)
 	env := sharedEnv(t, "cluster", nodes[0])
 	one, two := start(t, "", env...), start(t, "", env...)
 	for _, s := range []*server{one, two} {

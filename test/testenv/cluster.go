@@ -13,15 +13,16 @@ import (
 	"time"
 )
 
-// RedisCluster starts a Redis Cluster of masters on loopback for t, each
-// node in its own directory under t.TempDir and on its own free port, and
-// stops it when t ends. It returns the nodes' addresses. Without
-// redis-server it skips (fails under CI=true).
-func RedisCluster(t testing.TB, masters int) []string {
+// RedisCluster starts a Redis Cluster of masters, each with replicas of
+// its own, on loopback for t, each node in its own directory under
+// t.TempDir and on its own free port, and stops it when t ends. It
+// returns the nodes' addresses. Without redis-server it skips (fails
+// under CI=true).
+func RedisCluster(t testing.TB, masters, replicas int) []string {
 	t.Helper()
 	server, cli := command(t, "redis-server", "redis-server"), command(t, "redis-cli", "redis-tools")
 	var addrs []string
-	for i := range masters {
+	for i := range masters * (1 + replicas) {
 		port := clusterPort(t)
 		// Each node keeps its own nodes.conf, so each has its own directory.
 		dir := filepath.Join(t.TempDir(), fmt.Sprintf("node%d", i))
@@ -41,10 +42,10 @@ func RedisCluster(t testing.TB, masters int) []string {
 			_ = cmd.Wait()
 		})
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		waitTCP(t, addr, 10*time.Second, &out)
+		WaitTCP(t, addr, 10*time.Second, &out)
 		addrs = append(addrs, addr)
 	}
-	create := exec.Command(cli, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...)
+	create := exec.Command(cli, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")...)
 	if out, err := create.CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
@@ -87,7 +88,9 @@ func clusterPort(t testing.TB) int {
 	return 0
 }
 
-func waitTCP(t testing.TB, addr string, limit time.Duration, log *bytes.Buffer) {
+// WaitTCP waits until something listens on addr, failing t past limit
+// with log, the output of what should be listening.
+func WaitTCP(t testing.TB, addr string, limit time.Duration, log *bytes.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {

@@ -63,7 +63,7 @@ func startMariaDB(t testing.TB, name string, serverID int) *MariaDB {
 		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db (%s): %v\n%s", name, err, out)
 	}
-	port := freePort(t)
+	port := FreePort(t)
 	args := []string{"--no-defaults", "--user=root", "--datadir=" + data,
 		"--bind-address=127.0.0.1", "--port=" + strconv.Itoa(port),
 		"--socket=" + filepath.Join(dir, "sock"), "--pid-file=" + filepath.Join(dir, "pid"),
@@ -77,7 +77,7 @@ func startMariaDB(t testing.TB, name string, serverID int) *MariaDB {
 		t.Fatalf("start mariadbd (%s): %v", name, err)
 	}
 	t.Cleanup(m.stop)
-	waitTCP(t, m.Addr, 60*time.Second, m.out)
+	WaitTCP(t, m.Addr, 60*time.Second, m.out)
 	sock := mysql.NewConfig()
 	sock.User, sock.Net, sock.Addr = "root", "unix", filepath.Join(dir, "sock")
 	admin, err := sql.Open("mysql", sock.FormatDSN())
@@ -158,22 +158,27 @@ func (m *MariaDB) Kill() {
 }
 
 func (m *MariaDB) stop() {
-	if m.cmd.ProcessState != nil {
-		return
+	if m.cmd.ProcessState == nil {
+		Stop(m.cmd, syscall.SIGTERM, 30*time.Second)
 	}
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// Stop sends cmd's process sig and waits for it to exit, killing it past
+// limit.
+func Stop(cmd *exec.Cmd, sig os.Signal, limit time.Duration) {
+	_ = cmd.Process.Signal(sig)
 	done := make(chan struct{})
-	go func() { _ = m.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = m.cmd.Process.Kill()
+	case <-time.After(limit):
+		_ = cmd.Process.Kill()
 		<-done
 	}
 }
 
-// freePort is a loopback port nothing listens on at the moment.
-func freePort(t testing.TB) int {
+// FreePort is a loopback port nothing listens on at the moment.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -20,6 +20,16 @@ import (
 // the tests and removes the build. Each verdict runs after the tests; one
 // that returns an error fails the package.
 func RunWithServer(m *testing.M, binary *string, verdicts ...func() error) {
+	runWithBuild(m, binary, []string{"-race"}, verdicts)
+}
+
+// RunWithReleaseServer is RunWithServer with the server built as it is
+// shipped, without the race detector, for tests that measure its speed.
+func RunWithReleaseServer(m *testing.M, binary *string) {
+	runWithBuild(m, binary, nil, nil)
+}
+
+func runWithBuild(m *testing.M, binary *string, flags []string, verdicts []func() error) {
 	dir, err := os.MkdirTemp("", "tiktok-server-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -31,7 +41,7 @@ func RunWithServer(m *testing.M, binary *string, verdicts ...func() error) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := exec.Command("go", "build", "-race", "-o", *binary, "./cmd/tiktok-server")
+	build := exec.Command("go", append(append([]string{"build"}, flags...), "-o", *binary, "./cmd/tiktok-server")...)
 	build.Dir = root
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -239,4 +249,15 @@ func (s *Server) Wait(limit time.Duration) error {
 		s.exitErr = fmt.Errorf("server did not stop within %s of SIGTERM", limit)
 	}
 	return s.exitErr
+}
+
+// Kill ends the server at once (SIGKILL), as a crash would, and waits for
+// it; the test's cleanup then has nothing to stop.
+func (s *Server) Kill() {
+	if s.done {
+		return
+	}
+	s.done = true
+	_ = s.cmd.Process.Kill()
+	<-s.exited
 }
