@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,6 +145,51 @@ func TestRedisClusterFromOneNodesAddress(t *testing.T) {
 	if out, err := command(t, "--config", cfg); err == nil || !strings.Contains(out, "not a Cluster node") {
 		t.Errorf("two plain Redis addresses: %v\n%s", err, out)
 	}
+}
+
+// After kill -9 of the Cluster master that carries the invalidation
+// channel, once a replica has taken its place, the cache works again
+// within a few seconds and stays working: go-redis would keep sending the
+// dead master's slots to it until its next periodic reload, and each
+// refused connection would switch the cache off for a second.
+func TestRedisClusterFailover(t *testing.T) {
+	nodes := testenv.RedisCluster(t, 3, 1)
+	env := sharedEnv(t, "failover", nodes[0])
+	s := start(t, "", env...)
+	everyRoute := everyRouteChecker(t, s)
+	everyRoute("before the failover")
+
+	channel := ""
+	for _, kv := range env {
+		if prefix, ok := strings.CutPrefix(kv, "TIKTOK_REDIS_PREFIX="); ok {
+			channel = prefix + "invalidate"
+		}
+	}
+	dead, pid := testenv.ClusterMaster(t, nodes, channel)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitCluster(t, nodes, dead, 60*time.Second)
+	// Working again within 5 s, then without a break for 3 s.
+	deadline, steady := time.Now().Add(5*time.Second), time.Time{}
+	for steady.IsZero() || time.Since(steady) < 3*time.Second {
+		resp, err := http.Get(s.base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch ok := strings.Contains(string(body), `"redis":"ok"`); {
+		case ok && steady.IsZero():
+			steady = time.Now()
+		case !ok && !steady.IsZero():
+			t.Fatalf("the cache stopped again %s after it was back: %s", time.Since(steady).Round(time.Millisecond), body)
+		case !ok && time.Now().After(deadline):
+			t.Fatalf("the cache is not back 5 s after the failover: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	everyRoute("after the failover")
 }
 
 // With Redis, a replica feeds no API read: what the cache keeps comes

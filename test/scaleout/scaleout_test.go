@@ -364,12 +364,12 @@ func faults(t *testing.T, top *topology) []*phase {
 	run("after the instance's return", 3*time.Second, nil)
 
 	channel := "tiktok:invalidate" // redis.prefix (default) + "invalidate"
-	addr, pid := top.redisMasterOf(t, channel)
+	addr, pid := testenv.ClusterMaster(t, top.redis, channel)
 	run("kill -9 of the Redis master with the invalidation channel, until failover", 0, func() {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		top.waitRedisCluster(t, 60*time.Second, func(a string) bool { return a != addr })
+		testenv.WaitCluster(t, top.redis, addr, 60*time.Second)
 	})
 	run("after the Redis failover", 3*time.Second, func() {
 		waitReady(t, top, "redis", 30*time.Second)

@@ -4,13 +4,11 @@ package scaleout
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,80 +76,6 @@ func bringUp(t *testing.T, instances int) *topology {
 func (top *topology) start(t *testing.T, in *instance) {
 	t.Helper()
 	in.Server = testenv.StartServer(t, binary, in.dataDir, append(top.env, "TIKTOK_SERVER_ADDR="+in.addr)...)
-}
-
-// redisMasterOf returns the address and process id of the Cluster master
-// that serves key's slot (a pub/sub channel's too: go-redis subscribes on
-// that master).
-func (top *topology) redisMasterOf(t *testing.T, key string) (string, int) {
-	t.Helper()
-	slot, err := strconv.Atoi(strings.TrimSpace(redisCLI(t, top.redis[0], "CLUSTER", "KEYSLOT", key)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(redisCLI(t, top.redis[0], "CLUSTER", "NODES"), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 9 || !strings.Contains(f[2], "master") || strings.Contains(f[2], "fail") {
-			continue
-		}
-		addr := strings.SplitN(f[1], "@", 2)[0]
-		for _, r := range f[8:] {
-			lo, hi, _ := strings.Cut(r, "-")
-			a, _ := strconv.Atoi(lo)
-			b := a
-			if hi != "" {
-				b, _ = strconv.Atoi(hi)
-			}
-			if a <= slot && slot <= b {
-				m := regexp.MustCompile(`process_id:(\d+)`).FindStringSubmatch(redisCLI(t, addr, "INFO", "server"))
-				if m == nil {
-					t.Fatalf("no process_id in INFO of %s", addr)
-				}
-				pid, _ := strconv.Atoi(m[1])
-				return addr, pid
-			}
-		}
-	}
-	t.Fatalf("no master serves slot %d", slot)
-	return "", 0
-}
-
-// waitRedisCluster waits until every node says the Cluster is ok and every
-// replica's link to its master is up.
-func (top *topology) waitRedisCluster(t *testing.T, limit time.Duration, alive func(addr string) bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		ok := true
-		for _, addr := range top.redis {
-			if !alive(addr) {
-				continue
-			}
-			info := redisCLI(t, addr, "CLUSTER", "INFO")
-			repl := redisCLI(t, addr, "INFO", "replication")
-			ok = ok && strings.Contains(info, "cluster_state:ok") &&
-				(!strings.Contains(repl, "role:slave") || strings.Contains(repl, "master_link_status:up"))
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the Redis Cluster is not ok %s on", limit)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func redisCLI(t *testing.T, addr string, args ...string) string {
-	t.Helper()
-	host, port, _ := net.SplitHostPort(addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "redis-cli", append([]string{"-h", host, "-p", port}, args...)...).Output()
-	if err != nil {
-		t.Fatalf("redis-cli %s %v: %v", addr, args, err)
-	}
-	return string(out)
 }
 
 // nginx runs the shipped VM site (.config/deploy/nginx-tiktok.conf) with

@@ -2,11 +2,13 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,17 +51,7 @@ func RedisCluster(t testing.TB, masters, replicas int) []string {
 	if out, err := create.CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", strings.Split(addrs[0], ":")[1], "cluster", "info").Output()
-		if bytes.Contains(out, []byte("cluster_state:ok")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the cluster did not reach cluster_state:ok in 20 s:\n%s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	WaitCluster(t, addrs, "", 30*time.Second)
 	return addrs
 }
 
@@ -103,4 +95,79 @@ func WaitTCP(t testing.TB, addr string, limit time.Duration, log *bytes.Buffer) 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// ClusterMaster returns the address and process id of the master that
+// serves key's slot in the Cluster of nodes (a pub/sub channel's too:
+// go-redis subscribes on that master).
+func ClusterMaster(t testing.TB, nodes []string, key string) (string, int) {
+	t.Helper()
+	slot, err := strconv.Atoi(strings.TrimSpace(redisCLI(t, nodes[0], "CLUSTER", "KEYSLOT", key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(redisCLI(t, nodes[0], "CLUSTER", "NODES"), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || !strings.Contains(f[2], "master") || strings.Contains(f[2], "fail") {
+			continue
+		}
+		addr := strings.SplitN(f[1], "@", 2)[0]
+		for _, r := range f[8:] {
+			lo, hi, _ := strings.Cut(r, "-")
+			a, _ := strconv.Atoi(lo)
+			b := a
+			if hi != "" {
+				b, _ = strconv.Atoi(hi)
+			}
+			if a <= slot && slot <= b {
+				m := regexp.MustCompile(`process_id:(\d+)`).FindStringSubmatch(redisCLI(t, addr, "INFO", "server"))
+				if m == nil {
+					t.Fatalf("no process_id in INFO of %s", addr)
+				}
+				pid, _ := strconv.Atoi(m[1])
+				return addr, pid
+			}
+		}
+	}
+	t.Fatalf("no master serves slot %d", slot)
+	return "", 0
+}
+
+// WaitCluster waits until every node of nodes but dead says the Cluster
+// is ok and every replica's link to its master is up: after a master's
+// loss, until a replica has taken its place.
+func WaitCluster(t testing.TB, nodes []string, dead string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ok := true
+		for _, addr := range nodes {
+			if addr == dead {
+				continue
+			}
+			info := redisCLI(t, addr, "CLUSTER", "INFO")
+			repl := redisCLI(t, addr, "INFO", "replication")
+			ok = ok && strings.Contains(info, "cluster_state:ok") &&
+				(!strings.Contains(repl, "role:slave") || strings.Contains(repl, "master_link_status:up"))
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Redis Cluster is not ok %s on", limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func redisCLI(t testing.TB, addr string, args ...string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "redis-cli", append([]string{"-h", host, "-p", port}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("redis-cli %s %v: %v", addr, args, err)
+	}
+	return string(out)
 }
