@@ -196,7 +196,8 @@ func (c *Cache) LocalLive() bool { return c.near.usable() }
 var probeKeys = []string{"ready:1", "ready:2", "ready:3", "ready:4"}
 
 // Ping reports whether the cache works, for /readyz: a page-shaped read
-// of probe keys through the same commands Find sends.
+// of probe keys through the same commands Find sends, and on a Cluster a
+// PING of every master.
 func (c *Cache) Ping(ctx context.Context) error {
 	if c.rdb == nil {
 		return nil
@@ -209,6 +210,14 @@ func (c *Cache) Ping(ctx context.Context) error {
 	r.queue(ctx, pipe)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return err
+	}
+	// On a Cluster the probe keys may all miss the slots of a master that
+	// is gone: every master of a freshly read slot map must answer too.
+	// Reading the map here also corrects the client's after a failover.
+	if cc, ok := c.rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, master *redis.Client) error {
+			return master.Ping(ctx).Err()
+		})
 	}
 	return nil
 }
