@@ -72,7 +72,8 @@ fault:
 ## scaleout: three instances behind nginx on a MariaDB primary + GTID replica,
 ## a 6-node Redis Cluster and RabbitMQ quorum queues, all on loopback from
 ## Debian's packages: Postman through nginx, read-your-writes, req/s with
-## 1-3 instances, kill -9 faults, counters (SCALEOUT_REPORT=file for figures)
+## 1-3 instances, kill -9 faults, counters (SCALEOUT_README=1: its figures
+## into the README)
 scaleout:
 	$(GO) test -tags scaleout -count=1 -v -timeout 20m ./test/scaleout/
 

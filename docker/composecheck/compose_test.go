@@ -433,6 +433,24 @@ func TestNginxConf(t *testing.T) {
 					t.Errorf("publish location matches %s = %v, want %v", p.path, got, p.want)
 				}
 			}
+
+			// The writes nginx may send to another instance after the
+			// first died holding them: those that are safe to repeat, and
+			// no other.
+			retry := regexp.MustCompile(`location\s+~\s+(\S+)\s*\{[^}]*proxy_next_upstream error timeout non_idempotent;[^}]*\}`).FindStringSubmatch(conf)
+			if retry == nil {
+				t.Fatal("no location that lets nginx repeat the idempotent writes on another instance")
+			}
+			repeat := regexp.MustCompile(retry[1])
+			for path, safe := range map[string]bool{
+				"/douyin/favorite/action/": true, "/douyin/relation/action": true, "/douyin/comment/action/": true,
+				"/douyin/message/action/": false, "/douyin/user/register/": false, "/douyin/user/login/": false,
+				"/douyin/publish/action/": false, "/douyin/favorite/list/": false,
+			} {
+				if got := repeat.MatchString(path); got != safe {
+					t.Errorf("nginx may repeat %s on another instance = %v, want %v", path, got, safe)
+				}
+			}
 		})
 	}
 }

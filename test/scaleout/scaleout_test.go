@@ -7,8 +7,8 @@
 // Redis master that carries the invalidation channel and of the MariaDB
 // replica under load, then every counter against its rows on the primary.
 // `make scaleout` runs it; it is built only with the scaleout tag, so
-// `make test` does not start the topology. SCALEOUT_REPORT names a file
-// for the figures as Markdown.
+// `make test` does not start the topology. SCALEOUT_README=1 writes the
+// figures of a run that passed into the README's Scaling out section.
 package scaleout
 
 import (
@@ -21,6 +21,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +33,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/test/docs"
 	"github.com/tiktok-lite/server/test/testenv"
 )
 
@@ -223,7 +226,6 @@ type rate struct {
 	route     string
 	instances int
 	perSecond string
-	errors    string
 }
 
 // throughput runs wrk through nginx against one, two and three instances
@@ -238,27 +240,33 @@ func throughput(t *testing.T, top *topology) []rate {
 		{"feed (guest)", "/douyin/feed/"},
 		{"user info", "/douyin/user/?user_id=" + itoa(id) + "&token=" + url.QueryEscape(token)},
 	}
+	measure := func(name, path string, k int) rate {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		res, err := exec.CommandContext(ctx, "wrk", "-t2", "-c32", "-d6s", top.nginx.base+path).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("wrk: %v\n%s", err, res)
+		}
+		got := rate{route: name, instances: k, perSecond: "?"}
+		if m := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindSubmatch(res); m != nil {
+			if f, err := strconv.ParseFloat(string(m[1]), 64); err == nil {
+				got.perSecond = strconv.FormatFloat(f, 'f', 0, 64)
+			}
+		}
+		if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(res); m != nil {
+			t.Errorf("%s with %d instances: %s answers not 200", name, k, m[1])
+		}
+		t.Logf("%s, %d instance(s): %s req/s", name, k, got.perSecond)
+		return got
+	}
+	// The ceiling: nginx answering by itself, on the same cores as wrk,
+	// the instances and their back end.
+	out := []rate{measure("nginx alone (/nginx-health)", "/nginx-health", 0)}
 	defer top.nginx.serve(t, top.instances)
-	var out []rate
 	for k := 1; k <= len(top.instances); k++ {
 		top.nginx.serve(t, top.instances[:k])
 		for _, r := range routes {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			res, err := exec.CommandContext(ctx, "wrk", "-t2", "-c32", "-d6s", top.nginx.base+r.path).CombinedOutput()
-			cancel()
-			if err != nil {
-				t.Fatalf("wrk: %v\n%s", err, res)
-			}
-			got := rate{route: r.name, instances: k, perSecond: "?", errors: "0"}
-			if m := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindSubmatch(res); m != nil {
-				got.perSecond = string(m[1])
-			}
-			if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(res); m != nil {
-				got.errors = string(m[1])
-				t.Errorf("%s with %d instances: %s answers not 200", r.name, k, m[1])
-			}
-			t.Logf("%s, %d instance(s): %s req/s", r.name, k, got.perSecond)
-			out = append(out, got)
+			out = append(out, measure(r.name, r.path, k))
 		}
 	}
 	return out
@@ -495,9 +503,20 @@ type report struct {
 
 func (r *report) write(t *testing.T) {
 	var b strings.Builder
+	cpu := "?"
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`(?m)^model name\s*:\s*(.+)$`).FindSubmatch(info); m != nil {
+			cpu = string(m[1])
+		}
+	}
+	fmt.Fprintf(&b, "On %d cores (%s), everything on one machine.\n\n", runtime.NumCPU(), cpu)
 	fmt.Fprintf(&b, "| route through nginx | instances | requests/s |\n|---|---|---|\n")
 	for _, x := range r.rates {
-		fmt.Fprintf(&b, "| %s | %d | %s |\n", x.route, x.instances, x.perSecond)
+		n := strconv.Itoa(x.instances)
+		if x.instances == 0 {
+			n = "–"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", x.route, n, x.perSecond)
 	}
 	fmt.Fprintf(&b, "\n| phase | GETs (failed) | POSTs (failed) |\n|---|---|---|\n")
 	for _, p := range r.faults {
@@ -506,9 +525,7 @@ func (r *report) write(t *testing.T) {
 	fmt.Fprintf(&b, "\nRead-backs right after an answered write: %d; stale on the writing instance: %d; stale through another instance: %d, fresh within %s at the longest.\n",
 		r.ryw.reads, r.ryw.ownStale, r.ryw.otherStale, r.ryw.otherLongest.Round(time.Millisecond))
 	t.Log("\n" + b.String())
-	if path := os.Getenv("SCALEOUT_REPORT"); path != "" {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Error(err)
-		}
+	if os.Getenv("SCALEOUT_README") != "" && !t.Failed() {
+		docs.Section(t, "README.md", "<!-- scaleout report -->", "<!-- /scaleout report -->", b.String(), "SCALEOUT_README=1 make scaleout", true)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,6 +150,10 @@ func WaitCluster(t testing.TB, nodes []string, dead string, limit time.Duration)
 			repl := redisCLI(t, addr, "INFO", "replication")
 			ok = ok && strings.Contains(info, "cluster_state:ok") &&
 				(!strings.Contains(repl, "role:slave") || strings.Contains(repl, "master_link_status:up"))
+			if dead != "" { // and this node no longer names the dead one for any slot
+				_, port, _ := net.SplitHostPort(dead)
+				ok = ok && !slices.Contains(strings.Fields(redisCLI(t, addr, "CLUSTER", "SLOTS")), port)
+			}
 		}
 		if ok {
 			return
