@@ -93,7 +93,7 @@ type Cache struct {
 	m       *metrics
 	group   singleflight.Group
 	leases  *leases
-	near    *near         // nil: every read asks Redis
+	near    *near         // nil without Redis or in-process layer; never live with the layer off
 	stop    func()        // ends the invalidation feed
 	fed     chan struct{} // closed when the feed has ended
 
@@ -155,6 +155,10 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 		c.stop = cancel
 		go func() { follow(ctx, rdb, c.k.channel(), c.near, c.log); close(c.fed) }()
 	} else {
+		// Never live, so it holds nothing; its epochs still fence the
+		// shared loads, so that a read after this process's write does not
+		// join a load that began before it.
+		c.near = newNear(0, 1, false, c.k.ref)
 		close(c.fed)
 	}
 	return c, nil

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,8 +17,16 @@ import (
 // then added, and the writer reads the list again. That read must not
 // share the held load (singleflight), whose value predates the comment.
 func TestAReaderAfterAWriteDoesNotJoinALoadFromBefore(t *testing.T) {
+	for _, local := range []time.Duration{time.Hour, 0} {
+		t.Run(fmt.Sprintf("in-process layer %s", map[bool]string{true: "on", false: "off"}[local > 0]), func(t *testing.T) {
+			aReaderAfterAWriteDoesNotJoinALoadFromBefore(t, local)
+		})
+	}
+}
+
+func aReaderAfterAWriteDoesNotJoinALoadFromBefore(t *testing.T, local time.Duration) {
 	o := fixture(t)
-	o.local = time.Hour
+	o.local = local
 	n := newNode(t, o)
 	w := seed(t, n)
 	waitLocal(t, n, o)
