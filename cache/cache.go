@@ -42,6 +42,7 @@ type Options struct {
 	Jitter       float64       // extra random share of a TTL, default 0.2
 	TimelineSize int           // videos kept in the feed timeline, default 1000
 	SecondDelete time.Duration // delay of the second delete, default 500ms
+	FlushEvery   time.Duration // how often failed deletes are tried again while Redis is up, default 100ms
 	DownFor      time.Duration // how long to skip Redis after an error, default 1s
 	// Guard is the Redis client's cool-down hook; nil makes one of DownFor
 	// and installs it on the client given to New.
@@ -72,6 +73,9 @@ func (o *Options) defaults() {
 	if o.SecondDelete <= 0 {
 		o.SecondDelete = 500 * time.Millisecond
 	}
+	if o.FlushEvery <= 0 {
+		o.FlushEvery = 100 * time.Millisecond
+	}
 	if o.DownFor <= 0 {
 		o.DownFor = time.Second
 	}
@@ -93,9 +97,10 @@ type Cache struct {
 	m       *metrics
 	group   singleflight.Group
 	leases  *leases
-	near    *near         // nil without Redis or in-process layer; never live with the layer off
-	stop    func()        // ends the invalidation feed
-	fed     chan struct{} // closed when the feed has ended
+	unsent  *unsentDeletes // keys whose delete failed and is still to be applied
+	near    *near          // nil without Redis or in-process layer; never live with the layer off
+	stop    func()         // ends the invalidation feed and the flusher
+	fed     chan struct{}  // closed when both have ended
 
 	guard   *redisguard.Guard
 	perKey  bool // a Redis Cluster: one GET per key, never an MGET across slots
@@ -143,24 +148,28 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 		// primary, never from a replica that may not have the last write.
 		db: db.Primary(), rdb: rdb, retrier: retrier, log: log.Named("cache"), opt: opt, guard: opt.Guard,
 		k: keys{opt.Prefix}, ttl: ttls{base: opt.TTL, absent: opt.AbsentTTL, jitter: opt.Jitter}, m: m,
-		stop: func() {}, fed: make(chan struct{}), leases: newLeases(),
+		stop: func() {}, fed: make(chan struct{}), leases: newLeases(), unsent: newUnsent(),
 	}
 	// On a Cluster a page's keys hash to different slots, and one MGET may
 	// not span them (CROSSSLOT). One GET per key in the same pipeline costs
 	// one round trip per node, which the cluster client makes at once.
 	_, c.perKey = rdb.(*redis.ClusterClient)
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stop = cancel
+	var background sync.WaitGroup
+	background.Add(1)
+	go func() { c.flush(ctx); background.Done() }()
 	if opt.LocalTTL > 0 {
 		c.near = newNear(opt.LocalTTL, opt.LocalEntries, false, c.k.ref)
-		ctx, cancel := context.WithCancel(context.Background())
-		c.stop = cancel
-		go func() { follow(ctx, rdb, c.k.channel(), c.near, c.log); close(c.fed) }()
+		background.Add(1)
+		go func() { follow(ctx, rdb, c.k.channel(), c.near, c.log); background.Done() }()
 	} else {
 		// Never live, so it holds nothing; its epochs still fence the
 		// shared loads, so that a read after this process's write does not
 		// join a load that began before it.
 		c.near = newNear(0, 1, false, c.k.ref)
-		close(c.fed)
 	}
+	go func() { background.Wait(); close(c.fed) }()
 	return c, nil
 }
 
@@ -397,7 +406,7 @@ func decodeInto[T any](r *objectRead, c *Cache, cd codec[T], out map[int64]T) []
 	var miss []int64
 	for i, raw := range r.values() {
 		s, ok := raw.(string)
-		if !ok {
+		if !ok || c.unsent.has(r.keys[i]) {
 			miss = append(miss, r.ids[i])
 			continue
 		}

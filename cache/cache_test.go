@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -75,10 +76,12 @@ type node struct {
 
 type nodeOpts struct {
 	dsn, redisAddr, amqpURL, prefix, queue string
-	cluster                                []string      // a Redis Cluster's nodes instead of redisAddr
-	replica                                string        // a database.replicas DSN
-	local                                  time.Duration // LocalTTL: 0 leaves the in-process layer off
-	secondDelete                           time.Duration // 0: 100 ms
+	cluster                                []string        // a Redis Cluster's nodes instead of redisAddr
+	replica                                string          // a database.replicas DSN
+	local                                  time.Duration   // LocalTTL: 0 leaves the in-process layer off
+	secondDelete                           time.Duration   // 0: 100 ms
+	retryDelays                            []time.Duration // nil: retryDelays
+	flushEvery                             time.Duration   // 0: the default
 }
 
 func newNode(t *testing.T, o nodeOpts) *node {
@@ -100,9 +103,13 @@ func newNode(t *testing.T, o nodeOpts) *node {
 	n.rdb.AddHook(n.count)
 	t.Cleanup(func() { n.rdb.Close() })
 
+	delays := retryDelays
+	if o.retryDelays != nil {
+		delays = o.retryDelays
+	}
 	var err error
 	n.broker, err = mq.New(mq.Config{URL: o.amqpURL, Name: o.queue, MaxAttempts: 50,
-		RetryDelays: retryDelays}, zap.NewNop(), nil)
+		RetryDelays: delays}, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +117,7 @@ func newNode(t *testing.T, o nodeOpts) *node {
 		o.secondDelete = 100 * time.Millisecond
 	}
 	n.cache, err = cache.New(n.store, n.rdb, n.broker, zap.NewNop(), nil, cache.Options{
-		Prefix: o.prefix, SecondDelete: o.secondDelete, DownFor: 50 * time.Millisecond, TTL: time.Hour, LocalTTL: o.local})
+		Prefix: o.prefix, SecondDelete: o.secondDelete, FlushEvery: o.flushEvery, DownFor: 50 * time.Millisecond, TTL: time.Hour, LocalTTL: o.local})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,6 +541,71 @@ func testRedisCutFallsBackAndHealsThroughRabbitMQ(t *testing.T, o nodeOpts) {
 	// Let every queued retry finish, then Redis must hold nothing stale.
 	time.Sleep(time.Second)
 	fresh(t, n, w)
+}
+
+// TestFailedDeletesComeFirstWhenRedisReturns: Redis is cut, writes are
+// made (their deletes fail and wait for a retry a minute away, and the
+// second deletes fail too), and Redis comes back. Before the failed
+// deletes are applied, reads must not take the old values Redis still
+// holds (the flusher held off); and the flusher applies them within a
+// second, long before the retry, with no read's help.
+func TestFailedDeletesComeFirstWhenRedisReturns(t *testing.T) {
+	layers(t, func(t *testing.T, layer nodeOpts) {
+		own := func(t *testing.T) nodeOpts { // a database, prefix and queue of its own
+			o := fixture(t)
+			o.local = layer.local
+			return o
+		}
+		t.Run("read before the flush", func(t *testing.T) {
+			o := own(t)
+			o.flushEvery = time.Hour
+			n, w := failDeletes(t, o)
+			fresh(t, n, w)
+		})
+		t.Run("flush", func(t *testing.T) {
+			o := own(t)
+			n, w := failDeletes(t, o)
+			ctx := context.Background()
+			stale := []string{o.prefix + "v:" + strconv.FormatInt(w.videos[1].ID, 10), o.prefix + "u:" + strconv.FormatInt(w.users[1], 10),
+				o.prefix + "cmt:" + strconv.FormatInt(w.videos[1].ID, 10), o.prefix + "follows:" + strconv.FormatInt(w.users[2], 10)}
+			deadline := time.Now().Add(time.Second)
+			for {
+				left, err := n.rdb.Exists(ctx, stale...).Result()
+				if err == nil && left == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("a second after Redis came back it still holds %d of the keys the writes made stale (%v)", left, err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			fresh(t, n, w)
+		})
+	})
+}
+
+// failDeletes caches everything, cuts Redis, writes (every delete fails),
+// and brings Redis back past the guard's cool-down.
+func failDeletes(t *testing.T, o nodeOpts) (*node, world) {
+	proxy := tcpproxy.Start(t, o.redisAddr)
+	o.redisAddr = proxy.Addr()
+	o.retryDelays = []time.Duration{time.Minute}
+	n := newNode(t, o)
+	w := seed(t, n)
+	ctx := context.Background()
+	time.Sleep(300 * time.Millisecond)
+	fresh(t, n, w) // every key cached
+
+	proxy.Cut()
+	must(t, n.inter.Like(ctx, w.users[1], w.videos[1].ID))
+	must(t, n.social.Follow(ctx, w.users[2], w.users[1]))
+	if _, err := n.inter.AddComment(ctx, w.users[1], w.videos[1].ID, "while redis was away"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the second deletes fail too
+	proxy.Restore()
+	time.Sleep(100 * time.Millisecond) // past the guard's cool-down (50 ms here)
+	return n, w
 }
 
 func TestRabbitMQCutBuffersDeletes(t *testing.T) { layers(t, testRabbitMQCutBuffersDeletes) }

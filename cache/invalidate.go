@@ -93,6 +93,7 @@ func (c *Cache) deleteOrRetry(ctx context.Context, keys []string) {
 	if err == nil {
 		return
 	}
+	c.remember(keys)
 	c.m.deleteRetries.Inc()
 	body, merr := json.Marshal(keys)
 	if merr != nil {
@@ -131,6 +132,7 @@ func (c *Cache) Delete(ctx context.Context, keys []string) error {
 		return fmt.Errorf("delete %d keys: %w", len(keys), err)
 	}
 	c.m.deletes.Add(float64(len(keys)))
+	c.unsent.sent(keys)
 	return nil
 }
 

@@ -26,7 +26,7 @@ func list[T any](ctx context.Context, c *Cache, kind, key string, cd codec[T], l
 		return v.(T), nil
 	}
 	epoch := c.near.epoch(key)
-	if c.rdb != nil {
+	if c.rdb != nil && !c.unsent.has(key) {
 		raw, err := c.rdb.Get(ctx, key).Bytes()
 		if err == nil {
 			if v, err := cd.decode(raw); err == nil {
@@ -130,6 +130,9 @@ func (c *Cache) FeedBefore(ctx context.Context, beforeMs int64, limit int) ([]mo
 	if c.near.usable() {
 		return c.feedNear(ctx, beforeMs, limit)
 	}
+	if c.unsent.has(c.k.timeline()) {
+		return c.db.FeedBefore(ctx, beforeMs, limit)
+	}
 	res, err := c.rdb.ZRevRangeByScoreWithScores(ctx, c.k.timeline(), &redis.ZRangeBy{
 		Max: "(" + strconv.FormatInt(beforeMs, 10), Min: "-inf", Count: int64(limit) + 1,
 	}).Result()
@@ -205,6 +208,9 @@ func (c *Cache) feedNear(ctx context.Context, beforeMs int64, limit int) ([]mode
 	}
 	epoch := c.near.epoch(key)
 	var res []redis.Z
+	if c.unsent.has(key) {
+		return c.db.FeedBefore(ctx, beforeMs, limit)
+	}
 	if c.rdb != nil {
 		var err error
 		if res, err = c.rdb.ZRevRangeWithScores(ctx, key, 0, -1).Result(); c.failed(err) {

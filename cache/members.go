@@ -61,7 +61,10 @@ func (m *memberRead) queue(ctx context.Context, p redis.Pipeliner) {
 // answer fills out from the Redis reply; when the set was not loaded (no
 // sentinel) it loads it whole and returns the write-back.
 func (m *memberRead) answer(ctx context.Context, c *Cache) (func(redis.Pipeliner), error) {
-	if m.all != nil {
+	switch {
+	case c.unsent.has(m.key):
+		// Redis may still hold the set from before a write: load it.
+	case m.all != nil:
 		if all := m.all.Val(); len(all) > 0 {
 			set := make(idSet, len(all))
 			loaded := false
@@ -80,7 +83,7 @@ func (m *memberRead) answer(ctx context.Context, c *Cache) (func(redis.Pipeliner
 				return nil, nil
 			}
 		}
-	} else if m.some != nil {
+	case m.some != nil:
 		if res := m.some.Val(); len(res) == len(m.ids)+1 && res[0] {
 			c.m.count(m.kind, 1, 0)
 			for i, id := range m.ids {
