@@ -307,11 +307,19 @@ func faults(t *testing.T, top *topology) []*phase {
 		go func() {
 			defer wg.Done()
 			c := newClient(top.nginx.base)
+			var comment int64 // the worker's comment, deleted the round after it was added
 			for n := 0; ; n++ {
 				select {
 				case <-stop:
 					return
 				default:
+				}
+				// Each round likes, follows and comments; the next undoes it,
+				// so the lists stay the same size whatever the phase.
+				action := fmt.Sprint(1 + n/6%2)
+				commenting := url.Values{"token": {w.token}, "video_id": {itoa(video)}, "action_type": {"1"}, "comment_text": {fmt.Sprintf("load %d %d", i, n)}}
+				if action == "2" && comment != 0 {
+					commenting = url.Values{"token": {w.token}, "video_id": {itoa(video)}, "action_type": {"2"}, "comment_id": {itoa(comment)}}
 				}
 				ops := []struct {
 					method, path string
@@ -319,15 +327,21 @@ func faults(t *testing.T, top *topology) []*phase {
 				}{
 					{http.MethodGet, "/douyin/feed/", url.Values{"token": {w.token}}},
 					{http.MethodGet, "/douyin/user/", url.Values{"token": {w.token}, "user_id": {itoa(author)}}},
-					{http.MethodPost, "/douyin/favorite/action/", url.Values{"token": {w.token}, "video_id": {itoa(video)}, "action_type": {fmt.Sprint(1 + n%2)}}},
+					{http.MethodPost, "/douyin/favorite/action/", url.Values{"token": {w.token}, "video_id": {itoa(video)}, "action_type": {action}}},
 					{http.MethodGet, "/douyin/comment/list/", url.Values{"token": {w.token}, "video_id": {itoa(video)}}},
-					{http.MethodPost, "/douyin/relation/action/", url.Values{"token": {w.token}, "to_user_id": {itoa(author)}, "action_type": {fmt.Sprint(1 + n%2)}}},
-					{http.MethodPost, "/douyin/comment/action/", url.Values{"token": {w.token}, "video_id": {itoa(video)}, "action_type": {"1"}, "comment_text": {fmt.Sprintf("load %d %d", i, n)}}},
+					{http.MethodPost, "/douyin/relation/action/", url.Values{"token": {w.token}, "to_user_id": {itoa(author)}, "action_type": {action}}},
+					{http.MethodPost, "/douyin/comment/action/", commenting},
 				}
 				op := ops[n%len(ops)]
 				r, err := c.call(op.method, op.path, op.params)
 				p := current.Load() // the phase the answer came in
 				bad := err != nil || r.Code() != 0
+				if op.path == "/douyin/comment/action/" && !bad {
+					comment = 0
+					if op.params.Get("action_type") == "1" {
+						comment = r.Obj("comment").Int("id")
+					}
+				}
 				if op.method == http.MethodGet {
 					p.gets.Add(1)
 					if bad {
