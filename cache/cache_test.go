@@ -524,6 +524,11 @@ func testRedisCutFallsBackAndHealsThroughRabbitMQ(t *testing.T, o nodeOpts) {
 	if _, err := n.inter.AddComment(ctx, w.users[1], w.videos[1].ID, "while redis was away"); err != nil {
 		t.Fatal(err)
 	}
+	// A retry that meets Redis away says so, and does not count towards
+	// parking: parking is for deletes that fail with Redis up.
+	if err := n.cache.HandleRetry(ctx, []byte(`["`+o.prefix+`some:key"]`)); !mq.Unavailable(err) {
+		t.Errorf("a retried delete with Redis cut returned %v, want an error mq.Unavailable reports", err)
+	}
 	// Reads keep working, from MySQL, and see the writes.
 	fresh(t, n, w)
 	if n.handled.Load() != 0 {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/redisguard"
 )
 
 // The services tell the cache what a commit changed; these methods know
@@ -146,8 +147,22 @@ func (c *Cache) HandleRetry(ctx context.Context, body []byte) error {
 		c.log.Error("malformed cache retry message dropped", zap.ByteString("body", body), zap.Error(err))
 		return nil
 	}
-	return c.Delete(ctx, keys)
+	if err := c.Delete(ctx, keys); err != nil {
+		if errors.Is(err, redisguard.ErrDown) || redisguard.Unreachable(err) {
+			return redisAway{err}
+		}
+		return err
+	}
+	return nil
 }
+
+// redisAway is a retried delete that failed because Redis did not answer:
+// not the delete's fault, so the retrier does not count it towards parking
+// (mq.Unavailable). Parking is for deletes that fail with Redis up.
+type redisAway struct{ error }
+
+func (e redisAway) Unwrap() error   { return e.error }
+func (redisAway) Unavailable() bool { return true }
 
 // Close waits for the scheduled second deletes (bounded by ctx) so that
 // none is lost at shutdown; later invalidations only delete once.

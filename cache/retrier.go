@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/tiktok-lite/server/pkg/mq"
 )
 
 // ErrRetryQueueFull means the in-process retry queue refused a message.
@@ -74,12 +76,14 @@ func (r *LocalRetrier) work(ctx context.Context, handle Handler, body []byte) {
 		if err == nil {
 			return
 		}
-		if attempt >= r.maxAttempts {
+		if mq.Unavailable(err) {
+			attempt-- // Redis is away: that is no attempt of the delete's
+		} else if attempt >= r.maxAttempts {
 			r.parked.Inc()
 			r.log.Error("cache delete given up", zap.Int("attempts", attempt), zap.ByteString("keys", body), zap.Error(err))
 			return
 		}
-		delay := r.delays[min(attempt-1, len(r.delays)-1)]
+		delay := r.delays[min(max(attempt-1, 0), len(r.delays)-1)]
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():

@@ -40,8 +40,11 @@ func Attempt(ctx context.Context) int {
 // A delivery is acked only after handler returned nil. When handler fails,
 // a copy goes to the delay queue for the attempt just made and the original
 // is acked once that copy is confirmed; after MaxAttempts the copy goes to
-// the parking queue instead. When the copy cannot be confirmed, or handler
-// failed because ctx ended, the original is requeued unchanged.
+// the parking queue instead. An error that says what the handler needs is
+// unavailable (see Unavailable) does not count as an attempt: the copy
+// waits the same delay again, however long that lasts, and is never parked
+// for it. When the copy cannot be confirmed, or handler failed because ctx
+// ended, the original is requeued unchanged.
 func (b *Broker) Consume(ctx context.Context, handler func(ctx context.Context, body []byte) error) {
 	b.mu.Lock()
 	if b.closed {
@@ -147,9 +150,13 @@ func (b *Broker) handle(ctx context.Context, ch *amqp.Channel, d amqp.Delivery, 
 	// the copy must settle even if shutdown starts now, so that the original
 	// is acked or requeued, never left to chance
 	pctx := context.WithoutCancel(ctx)
-	headers := traceHeaders(ctx, amqp.Table{headerAttempt: int32(attempt + 1), headerError: truncate(err.Error(), maxErrorLen)})
+	next, counted := attempt+1, !Unavailable(err)
+	if !counted {
+		next = attempt // not the message's fault: the same attempt, later
+	}
+	headers := traceHeaders(ctx, amqp.Table{headerAttempt: int32(next), headerError: truncate(err.Error(), maxErrorLen)})
 	key := b.names.delayFor(attempt)
-	parking := attempt >= b.cfg.MaxAttempts
+	parking := counted && attempt >= b.cfg.MaxAttempts
 	if parking {
 		headers[headerAttempt] = int32(attempt)
 		key = b.names.parked
@@ -170,6 +177,15 @@ func (b *Broker) handle(ctx context.Context, ch *amqp.Channel, d amqp.Delivery, 
 	}
 	b.m.retried.Inc()
 	b.log.Debug("mq: message retried", zap.Int("attempt", attempt), zap.String("delay_queue", key), zap.Error(err))
+}
+
+// Unavailable reports whether err says that what a handler needs is away
+// for now (a Redis that does not answer), rather than that the message
+// failed: err, or an error it wraps, has a method Unavailable() returning
+// true. Such a failure is retried without counting towards MaxAttempts.
+func Unavailable(err error) bool {
+	var u interface{ Unavailable() bool }
+	return errors.As(err, &u) && u.Unavailable()
 }
 
 // runHandler turns a handler panic into a failed attempt.

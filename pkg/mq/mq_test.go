@@ -347,6 +347,44 @@ func TestRetryThenSucceed(t *testing.T) {
 	}
 }
 
+// away is a handler's error for a dependency that does not answer.
+type away struct{}
+
+func (away) Error() string     { return "redis does not answer" }
+func (away) Unavailable() bool { return true }
+
+// A handler whose dependency is away (an outage longer than every retry)
+// does not use up the message's attempts: with MaxAttempts 3 it fails six
+// times, as unavailable, then succeeds; nothing is parked and every try was
+// the first attempt.
+func TestUnavailableIsNeverParked(t *testing.T) {
+	brokerURL := amqpURL(t)
+	cfg := testConfig(t, brokerURL)
+	cfg.MaxAttempts = 3
+	b := start(t, cfg)
+	waitConnected(t, b)
+	rec := newRecorder(func(_ string, call int) error {
+		if call <= 6 {
+			return fmt.Errorf("delete: %w", away{})
+		}
+		return nil
+	})
+	b.Consume(t.Context(), rec.handle)
+	if err := b.Publish(t.Context(), []byte("during an outage")); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	waitFor(t, "the delete after the outage", func() bool { return counter(b.m.consumed) == 1 })
+	if got := counter(b.m.parked); got != 0 {
+		t.Errorf("parked_total: got %d, want 0", got)
+	}
+	if _, attempts := rec.snapshot(); !slices.Equal(attempts["during an outage"], []int{1, 1, 1, 1, 1, 1, 1}) {
+		t.Errorf("attempts: got %v, want the first, seven times", attempts["during an outage"])
+	}
+	if err := b.close(t, 5*time.Second); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+}
+
 func TestParkAfterMaxAttempts(t *testing.T) {
 	brokerURL := amqpURL(t)
 	for _, quorum := range []bool{false, true} {
