@@ -148,7 +148,7 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 		// primary, never from a replica that may not have the last write.
 		db: db.Primary(), rdb: rdb, retrier: retrier, log: log.Named("cache"), opt: opt, guard: opt.Guard,
 		k: keys{opt.Prefix}, ttl: ttls{base: opt.TTL, absent: opt.AbsentTTL, jitter: opt.Jitter}, m: m,
-		stop: func() {}, fed: make(chan struct{}), leases: newLeases(), unsent: newUnsent(),
+		fed: make(chan struct{}), leases: newLeases(), unsent: newUnsent(),
 	}
 	// On a Cluster a page's keys hash to different slots, and one MGET may
 	// not span them (CROSSSLOT). One GET per key in the same pipeline costs

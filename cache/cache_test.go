@@ -510,20 +510,8 @@ func TestRedisCutFallsBackAndHealsThroughRabbitMQ(t *testing.T) {
 }
 
 func testRedisCutFallsBackAndHealsThroughRabbitMQ(t *testing.T, o nodeOpts) {
-	proxy := tcpproxy.Start(t, o.redisAddr)
-	o.redisAddr = proxy.Addr()
-	n := newNode(t, o)
-	w := seed(t, n)
+	n, w, proxy := writeWhileRedisIsCut(t, o)
 	ctx := context.Background()
-	time.Sleep(300 * time.Millisecond)
-	fresh(t, n, w) // every key cached
-
-	proxy.Cut()
-	must(t, n.inter.Like(ctx, w.users[1], w.videos[1].ID))
-	must(t, n.social.Follow(ctx, w.users[2], w.users[1]))
-	if _, err := n.inter.AddComment(ctx, w.users[1], w.videos[1].ID, "while redis was away"); err != nil {
-		t.Fatal(err)
-	}
 	// A retry that meets Redis away says so, and does not count towards
 	// parking: parking is for deletes that fail with Redis up.
 	if err := n.cache.HandleRetry(ctx, []byte(`["`+o.prefix+`some:key"]`)); !mq.Unavailable(err) {
@@ -589,12 +577,23 @@ func TestFailedDeletesComeFirstWhenRedisReturns(t *testing.T) {
 	})
 }
 
-// failDeletes caches everything, cuts Redis, writes (every delete fails),
-// and brings Redis back past the guard's cool-down.
+// failDeletes writes while Redis is cut (every delete fails) and brings
+// Redis back past the guard's cool-down.
 func failDeletes(t *testing.T, o nodeOpts) (*node, world) {
+	o.retryDelays = []time.Duration{time.Minute}
+	n, w, proxy := writeWhileRedisIsCut(t, o)
+	time.Sleep(300 * time.Millisecond) // the second deletes fail too
+	proxy.Restore()
+	time.Sleep(100 * time.Millisecond) // past the guard's cool-down (50 ms here)
+	return n, w
+}
+
+// writeWhileRedisIsCut caches everything, cuts Redis, and likes, follows
+// and comments; Redis stays cut.
+func writeWhileRedisIsCut(t *testing.T, o nodeOpts) (*node, world, *tcpproxy.Proxy) {
+	t.Helper()
 	proxy := tcpproxy.Start(t, o.redisAddr)
 	o.redisAddr = proxy.Addr()
-	o.retryDelays = []time.Duration{time.Minute}
 	n := newNode(t, o)
 	w := seed(t, n)
 	ctx := context.Background()
@@ -607,10 +606,7 @@ func failDeletes(t *testing.T, o nodeOpts) (*node, world) {
 	if _, err := n.inter.AddComment(ctx, w.users[1], w.videos[1].ID, "while redis was away"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // the second deletes fail too
-	proxy.Restore()
-	time.Sleep(100 * time.Millisecond) // past the guard's cool-down (50 ms here)
-	return n, w
+	return n, w, proxy
 }
 
 func TestRabbitMQCutBuffersDeletes(t *testing.T) { layers(t, testRabbitMQCutBuffersDeletes) }

@@ -155,7 +155,7 @@ func (r *replicaRouter) Resolve(pools []gorm.ConnPool) gorm.ConnPool {
 	first := rand.IntN(n)
 	for k := range n {
 		i := (first + k) % n
-		if st := r.nodes[i].state.Load(); st != nil && st.err == nil && st.applied >= wrote && now-st.checked <= int64(r.staleAfter()) {
+		if st := r.nodes[i].state.Load(); r.trusted(st, now) && st.applied >= wrote {
 			return r.wrapped[i]
 		}
 	}
@@ -196,10 +196,7 @@ func (p *replicaPool) unanswered(ctx context.Context, err error) bool {
 	if err == nil || errors.As(err, &server) || ctx.Err() != nil {
 		return false
 	}
-	st := &replicaState{err: fmt.Errorf("down: %w", err), checked: p.r.now()}
-	if old := p.node.state.Swap(st); old == nil || old.err == nil {
-		p.r.log.Warn("replica not used: reads go to the primary", zap.String("replica", p.node.addr), zap.Error(st.err))
-	}
+	p.r.record(p.node, &replicaState{err: fmt.Errorf("down: %w", err), checked: p.r.now()})
 	return true
 }
 
@@ -207,6 +204,25 @@ func (p *replicaPool) unanswered(ctx context.Context, err error) bool {
 // trusted: a prober that stopped getting answers stops sending reads.
 func (r *replicaRouter) staleAfter() time.Duration {
 	return r.maxLag + 2*replicaProbeEvery + time.Second
+}
+
+// trusted reports whether st, a replica's last finding, lets it take
+// reads at now: it was probed, was up and within the lag bound, and not
+// too long ago.
+func (r *replicaRouter) trusted(st *replicaState, now int64) bool {
+	return st != nil && st.err == nil && now-st.checked <= int64(r.staleAfter())
+}
+
+// record makes st node's finding, and logs when that takes the replica
+// out of use or puts it back.
+func (r *replicaRouter) record(node *replicaNode, st *replicaState) {
+	old := node.state.Swap(st)
+	switch {
+	case st.err != nil && (old == nil || old.err == nil):
+		r.log.Warn("replica not used: reads go to the primary", zap.String("replica", node.addr), zap.Error(st.err))
+	case st.err == nil && old != nil && old.err != nil:
+		r.log.Info("replica used again", zap.String("replica", node.addr), zap.Duration("lag", st.lag))
+	}
 }
 
 // start probes every replica once, so the first reads may use them, and
@@ -254,13 +270,7 @@ func (r *replicaRouter) probe(ctx context.Context, node *replicaNode) {
 	if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
 		return // closing
 	}
-	old := node.state.Swap(st)
-	switch {
-	case st.err != nil && (old == nil || old.err == nil):
-		r.log.Warn("replica not used: reads go to the primary", zap.String("replica", node.addr), zap.Error(st.err))
-	case st.err == nil && old != nil && old.err != nil:
-		r.log.Info("replica used again", zap.String("replica", node.addr), zap.Duration("lag", st.lag))
-	}
+	r.record(node, st)
 }
 
 // ready is nil while every replica is usable; else it names those that
