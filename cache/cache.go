@@ -43,6 +43,8 @@ type Options struct {
 	TimelineSize int           // videos kept in the feed timeline, default 1000
 	SecondDelete time.Duration // delay of the second delete, default 500ms
 	FlushEvery   time.Duration // how often failed deletes are tried again while Redis is up, default 100ms
+	SweepEvery   time.Duration // how often the outbox is swept of rows a crash or a failed delete left, default 1s
+	SweepAge     time.Duration // how old a row must be for the sweep (younger ones are being deleted), default 2s
 	DownFor      time.Duration // how long to skip Redis after an error, default 1s
 	// Guard is the Redis client's cool-down hook; nil makes one of DownFor
 	// and installs it on the client given to New.
@@ -76,6 +78,12 @@ func (o *Options) defaults() {
 	if o.FlushEvery <= 0 {
 		o.FlushEvery = 100 * time.Millisecond
 	}
+	if o.SweepEvery <= 0 {
+		o.SweepEvery = time.Second
+	}
+	if o.SweepAge <= 0 {
+		o.SweepAge = 2 * time.Second
+	}
 	if o.DownFor <= 0 {
 		o.DownFor = time.Second
 	}
@@ -98,8 +106,9 @@ type Cache struct {
 	group   singleflight.Group
 	leases  *leases
 	unsent  *unsentDeletes // keys whose delete failed and is still to be applied
+	outbox  outbox         // rows whose keys are deleted, to be removed
 	near    *near          // nil without Redis or in-process layer; never live with the layer off
-	stop    func()         // ends the invalidation feed and the flusher
+	stop    func()         // ends the invalidation feed and tend
 	fed     chan struct{}  // closed when both have ended
 
 	guard   *redisguard.Guard
@@ -158,7 +167,7 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 	c.stop = cancel
 	var background sync.WaitGroup
 	background.Add(1)
-	go func() { c.flush(ctx); background.Done() }()
+	go func() { c.tend(ctx); background.Done() }()
 	if opt.LocalTTL > 0 {
 		c.near = newNear(opt.LocalTTL, opt.LocalEntries, false, c.k.ref)
 		background.Add(1)

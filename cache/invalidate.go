@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,69 +13,87 @@ import (
 	"github.com/tiktok-lite/server/pkg/redisguard"
 )
 
-// The services tell the cache what a commit changed; these methods know
-// which keys that makes stale.
+// The services ask the cache which keys a change makes stale, record them
+// in the change's own transaction (Record) and hand them back once it has
+// committed (Invalidate).
 
-// UserCreated drops the "absent" marker a probe may have left for the id.
-func (c *Cache) UserCreated(ctx context.Context, userID int64) {
-	c.invalidate(ctx, c.k.user(userID))
+// UserKeys is what a new account makes stale: an "absent" marker a probe
+// may have left for its id.
+func (c *Cache) UserKeys(userID int64) []string { return []string{c.k.user(userID)} }
+
+// VideoKeys is what a published video makes stale: the timeline, the
+// author's list and counters, and any "absent" marker for the new id.
+func (c *Cache) VideoKeys(v *model.Video) []string {
+	return []string{c.k.video(v.ID), c.k.timeline(), c.k.published(v.AuthorID), c.k.user(v.AuthorID)}
 }
 
-// VideoPublished drops the timeline, the author's list and counters, and
-// any "absent" marker for the new id.
-func (c *Cache) VideoPublished(ctx context.Context, v *model.Video) {
-	c.invalidate(ctx, c.k.video(v.ID), c.k.timeline(), c.k.published(v.AuthorID), c.k.user(v.AuthorID))
-}
-
-// LikesChanged drops, for each like or unlike, the video's and both
-// users' counters and the liker's lists and membership set: one delete for
-// a whole batch of changes.
-func (c *Cache) LikesChanged(ctx context.Context, changes []model.LikeChange) {
+// LikeKeys is, for each like or unlike, the video's and both users'
+// counters and the liker's lists and membership set.
+func (c *Cache) LikeKeys(changes []model.LikeChange) []string {
 	keys := make([]string, 0, 5*len(changes))
 	for _, ch := range changes {
 		keys = append(keys, c.k.video(ch.Video.ID), c.k.user(ch.UserID), c.k.user(ch.Video.AuthorID),
 			c.k.likes(ch.UserID), c.k.favorites(ch.UserID))
 	}
-	c.invalidate(ctx, keys...)
+	return keys
 }
 
-// CommentsChanged drops the video's comment list and count.
-func (c *Cache) CommentsChanged(ctx context.Context, videoID int64) {
-	c.invalidate(ctx, c.k.comments(videoID), c.k.video(videoID))
+// CommentKeys is the video's comment list and count.
+func (c *Cache) CommentKeys(videoID int64) []string {
+	return []string{c.k.comments(videoID), c.k.video(videoID)}
 }
 
-// FollowsChanged drops, for each follow or unfollow, both users' counters,
-// lists and membership: one delete for a whole batch of changes.
-func (c *Cache) FollowsChanged(ctx context.Context, changes []model.FollowChange) {
+// FollowKeys is, for each follow or unfollow, both users' counters, lists
+// and membership.
+func (c *Cache) FollowKeys(changes []model.FollowChange) []string {
 	keys := make([]string, 0, 7*len(changes))
 	for _, ch := range changes {
 		keys = append(keys, c.k.user(ch.UserID), c.k.user(ch.ToUserID), c.k.follows(ch.UserID),
 			c.k.following(ch.UserID), c.k.followers(ch.ToUserID), c.k.friends(ch.UserID), c.k.friends(ch.ToUserID))
 	}
-	c.invalidate(ctx, keys...)
+	return keys
+}
+
+// Record is called inside the transaction tx that makes keys stale. With
+// Redis, whose values outlive this process, it writes them to the outbox
+// in tx, so that a crash right after the commit cannot leave them cached;
+// without Redis nothing cached outlives the process, and nothing is written.
+func (c *Cache) Record(ctx context.Context, tx *model.Store, keys []string) (model.Stale, error) {
+	// Each key once, however many changes of a batch name it (a hot video
+	// or author is in many).
+	keys = uniqueKeys(keys)
+	if c.rdb == nil {
+		return model.Stale{Keys: keys}, nil
+	}
+	return tx.RecordStale(ctx, keys)
+}
+
+// Invalidate deletes what a committed transaction recorded, and clears its
+// outbox row once Redis no longer holds the keys. A row whose delete
+// failed stays for the sweep (outbox.go).
+func (c *Cache) Invalidate(ctx context.Context, st model.Stale) {
+	if c.invalidate(ctx, st.Keys) && st.ID != 0 {
+		c.outbox.cleared(st.ID)
+	}
 }
 
 // invalidate deletes keys now and again after SecondDelete: a reader that
 // loaded the old row before the commit may write it back just after the
 // first delete, and the second one removes it. A delete that fails goes to
-// the retrier.
-func (c *Cache) invalidate(ctx context.Context, keys ...string) {
-	// Each key once, however many changes of a batch name it (a hot video
-	// or author is in many).
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
+// the retrier. It reports whether the first delete reached Redis.
+func (c *Cache) invalidate(ctx context.Context, keys []string) bool {
 	c.near.drop(keys...) // at once: the writer's next read must not see the old value
 	if c.rdb == nil {
-		return
+		return true
 	}
 	// The request may end right after this; the deletes must not.
 	ctx = context.WithoutCancel(ctx)
-	c.deleteOrRetry(ctx, keys)
+	deleted := c.deleteOrRetry(ctx, keys)
 	// Again, now that Redis has lost the old values: a reader that missed
 	// in process after the first drop may have put Redis's old value back.
 	c.near.drop(keys...)
 	if c.closed.Load() {
-		return
+		return deleted
 	}
 	c.pending.Add(1)
 	time.AfterFunc(c.opt.SecondDelete, func() {
@@ -84,22 +101,25 @@ func (c *Cache) invalidate(ctx context.Context, keys ...string) {
 		c.near.drop(keys...)
 		c.deleteOrRetry(ctx, keys)
 	})
+	return deleted
 }
 
-func (c *Cache) deleteOrRetry(ctx context.Context, keys []string) {
+// deleteOrRetry deletes keys, or hands them to the retrier; it reports
+// whether they were deleted.
+func (c *Cache) deleteOrRetry(ctx context.Context, keys []string) bool {
 	err := errRedisCoolingDown
 	if c.usable() {
 		err = c.Delete(ctx, keys)
 	}
 	if err == nil {
-		return
+		return true
 	}
 	c.remember(keys)
 	c.m.deleteRetries.Inc()
 	body, merr := json.Marshal(keys)
 	if merr != nil {
 		c.log.Error("encode keys to retry", zap.Error(merr))
-		return
+		return false
 	}
 	// Handed on without waiting: a broker slow to confirm, or silent,
 	// must not hold the request that wrote.
@@ -108,6 +128,7 @@ func (c *Cache) deleteOrRetry(ctx context.Context, keys []string) {
 		c.m.deleteLost.Inc()
 		c.log.Error("cache delete lost: retry queue refused it", zap.Strings("keys", keys), zap.Error(perr), zap.NamedError("delete_error", err))
 	}
+	return false
 }
 
 var errRedisCoolingDown = errors.New("redis cooling down after an error")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -89,20 +88,11 @@ func (c *Cache) remember(keys []string) {
 	}
 }
 
-// flush deletes the remembered keys whenever Redis is up, until ctx ends.
-func (c *Cache) flush(ctx context.Context) {
-	tick := time.NewTicker(c.opt.FlushEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		for c.unsent.n.Load() > 0 && c.usable() && ctx.Err() == nil {
-			if err := c.Delete(ctx, c.unsent.some(1000)); err != nil {
-				break // Redis is away again; Delete has noted it
-			}
+// flushUnsent deletes the remembered keys while Redis is up.
+func (c *Cache) flushUnsent(ctx context.Context) {
+	for c.unsent.n.Load() > 0 && c.usable() && ctx.Err() == nil {
+		if err := c.Delete(ctx, c.unsent.some(1000)); err != nil {
+			return // Redis is away again; Delete has noted it
 		}
 	}
 }

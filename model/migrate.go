@@ -148,6 +148,22 @@ func migrations() []*gormigrate.Migration {
 			ID:      "2026120102_nfc_names",
 			Migrate: composeNames,
 		},
+		{
+			// The cache keys each write made stale, written in the write's
+			// own transaction and removed once deleted from Redis: a crash
+			// between the commit and the delete leaves them here to be
+			// deleted at the next start (see outbox.go).
+			ID: "2026120201_cache_outbox",
+			Migrate: func(tx *gorm.DB) error {
+				type CacheOutbox struct {
+					ID        int64  `gorm:"primaryKey;autoIncrement"`
+					Keys      string `gorm:"type:mediumtext;not null"`
+					CreatedAt int64  `gorm:"not null;index:idx_cache_outbox_created"`
+				}
+				return tx.Table("cache_outbox").AutoMigrate(&CacheOutbox{})
+			},
+			Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropTable("cache_outbox") },
+		},
 	}
 }
 

@@ -29,41 +29,43 @@ type applyFunc[C any] func(ctx context.Context, tx *model.Store, changes []C) ([
 type outcome struct {
 	changed bool
 	err     error
+	stale   *model.Stale // what its transaction recorded as stale
 }
 
 // batchWrites returns a combiner that applies changes with apply in one
-// transaction. If that transaction fails, each change is retried in its
-// own, so that one failing change (an account just deleted, say) fails
-// alone.
+// transaction, with the keys staleOf names for the changes that changed
+// something recorded as stale in it (see writeTx). If that transaction
+// fails, each change is retried in its own, so that one failing change
+// (an account just deleted, say) fails alone.
 //
-// committed runs with every change that changed something, once their
-// transaction has committed and before any caller has its answer. It
-// belongs to the batch, not to the caller: a caller that hung up while
-// its change waited still gets its change made visible (its cache keys
-// invalidated), and a retry that finds "nothing changed" has nothing left
-// to do.
-func batchWrites[C any](store Store, apply applyFunc[C], committed func(ctx context.Context, changes []C)) *batch.Combiner[C, outcome] {
-	run := func(ctx context.Context, changes []C) []outcome { return outcomes(ctx, store, apply, changes) }
-	settle := func(ctx context.Context, changes []C, out []outcome) {
-		var changed []C
-		for i, o := range out {
-			if o.changed {
-				changed = append(changed, changes[i])
+// Each transaction's stale keys are invalidated once it has committed and
+// before any caller has its answer. That belongs to the batch, not to the
+// caller: a caller that hung up while its change waited still gets its
+// change made visible, and a retry that finds "nothing changed" has
+// nothing left to do.
+func batchWrites[C any](store Store, inv Invalidator, apply applyFunc[C], staleOf func([]C) []string) *batch.Combiner[C, outcome] {
+	run := func(ctx context.Context, changes []C) []outcome {
+		return outcomes(ctx, store, inv, apply, staleOf, changes)
+	}
+	settle := func(ctx context.Context, _ []C, out []outcome) {
+		var last *model.Stale
+		for _, o := range out {
+			if o.stale != nil && o.stale != last {
+				inv.Invalidate(ctx, *o.stale)
+				last = o.stale
 			}
-		}
-		if len(changed) > 0 {
-			committed(ctx, changed)
 		}
 	}
 	return batch.New(run, maxBatch, batchTimeout).Settle(settle)
 }
 
-func outcomes[C any](ctx context.Context, store Store, apply applyFunc[C], changes []C) []outcome {
+func outcomes[C any](ctx context.Context, store Store, inv Invalidator, apply applyFunc[C], staleOf func([]C) []string, changes []C) []outcome {
 	out := make([]outcome, len(changes))
-	changed, err := commit(ctx, store, apply, changes)
+	changed, stale, err := commit(ctx, store, inv, apply, staleOf, changes)
 	if err == nil {
 		for i := range out {
 			out[i].changed = changed[i]
+			out[i].stale = stale
 		}
 		return out
 	}
@@ -72,21 +74,40 @@ func outcomes[C any](ctx context.Context, store Store, apply applyFunc[C], chang
 		return out
 	}
 	for i := range changes {
-		one, err := commit(ctx, store, apply, changes[i:i+1])
+		one, stale, err := commit(ctx, store, inv, apply, staleOf, changes[i:i+1])
 		out[i].err = err
 		out[i].changed = err == nil && one[0]
+		out[i].stale = stale
 	}
 	return out
 }
 
-func commit[C any](ctx context.Context, store Store, apply applyFunc[C], changes []C) ([]bool, error) {
-	var changed []bool
-	err := store.Tx(ctx, func(tx *model.Store) error {
+// commit applies changes in one transaction; stale is nil when none
+// changed anything.
+func commit[C any](ctx context.Context, store Store, inv Invalidator, apply applyFunc[C], staleOf func([]C) []string, changes []C) (changed []bool, stale *model.Stale, err error) {
+	err = store.Tx(ctx, func(tx *model.Store) error {
+		stale = nil
 		var err error
-		changed, err = apply(ctx, tx, changes)
+		if changed, err = apply(ctx, tx, changes); err != nil {
+			return err
+		}
+		var made []C
+		for i, c := range changes {
+			if changed[i] {
+				made = append(made, c)
+			}
+		}
+		if len(made) == 0 {
+			return nil
+		}
+		st, err := inv.Record(ctx, tx, staleOf(made))
+		stale = &st
 		return err
 	})
-	return changed, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return changed, stale, nil
 }
 
 func applyLikes(ctx context.Context, tx *model.Store, changes []model.LikeChange) ([]bool, error) {

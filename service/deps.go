@@ -39,14 +39,21 @@ type Reads interface {
 	FriendIDs(ctx context.Context, userID int64) ([]int64, error)
 }
 
-// Invalidator is told, after each commit, what the commit changed; it
-// knows which cached entries that makes stale.
+// Invalidator knows which cached entries each kind of change makes stale.
+// A write records them inside its transaction and hands them back once it
+// has committed (see stale.go).
 type Invalidator interface {
-	UserCreated(ctx context.Context, userID int64)
-	VideoPublished(ctx context.Context, v *model.Video)
-	LikesChanged(ctx context.Context, changes []model.LikeChange)
-	CommentsChanged(ctx context.Context, videoID int64)
-	FollowsChanged(ctx context.Context, changes []model.FollowChange)
+	UserKeys(userID int64) []string
+	VideoKeys(v *model.Video) []string
+	LikeKeys(changes []model.LikeChange) []string
+	CommentKeys(videoID int64) []string
+	FollowKeys(changes []model.FollowChange) []string
+	// Record notes keys inside the transaction tx that makes them stale,
+	// so that they are deleted even if this process dies right after the
+	// commit (an outbox).
+	Record(ctx context.Context, tx *model.Store, keys []string) (model.Stale, error)
+	// Invalidate deletes what a committed transaction recorded.
+	Invalidate(ctx context.Context, st model.Stale)
 }
 
 // MediaStore keeps uploaded videos and covers.

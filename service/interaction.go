@@ -30,7 +30,7 @@ type Interactions struct {
 // was stored.
 func NewInteractions(store Store, reads Reads, present *Presenter, inv Invalidator, repeatWindow time.Duration) *Interactions {
 	return &Interactions{store: store, reads: reads, views: views{reads, present}, inv: inv, repeatWindow: repeatWindow,
-		likes: batchWrites(store, applyLikes, inv.LikesChanged)}
+		likes: batchWrites(store, inv, applyLikes, inv.LikeKeys)}
 }
 
 // errAccountGone answers a valid token whose user no longer exists.
@@ -120,29 +120,30 @@ func (s *Interactions) AddComment(ctx context.Context, userID, videoID int64, co
 		return nil, errAccountGone
 	}
 	c := &model.Comment{VideoID: videoID, UserID: userID, Content: content}
-	err = s.store.Tx(ctx, func(tx *model.Store) error {
+	err = writeTx(ctx, s.store, s.inv, func(tx *model.Store) ([]string, error) {
 		if ok, err := tx.LockUser(ctx, userID); err != nil || !ok {
 			if err == nil {
 				err = model.ErrUserGone
 			}
-			return err
+			return nil, err
 		}
 		if s.repeatWindow > 0 {
 			prev, err := tx.RepeatedComment(ctx, userID, videoID, content, s.repeatWindow)
 			if err == nil {
+				// Invalidated again: the first answer may have been lost
+				// before its own invalidation ran.
 				c = prev
-				return nil
+				return s.inv.CommentKeys(videoID), nil
 			}
 			if !errors.Is(err, model.ErrNotFound) {
-				return err
+				return nil, err
 			}
 		}
-		return tx.AddComment(ctx, c)
+		return s.inv.CommentKeys(videoID), tx.AddComment(ctx, c)
 	})
 	if err != nil {
 		return nil, txError("add comment", err)
 	}
-	s.inv.CommentsChanged(ctx, videoID)
 	out := s.views.presenter.comment(c, users[0])
 	return &out, nil
 }
@@ -165,9 +166,12 @@ func (s *Interactions) DeleteComment(ctx context.Context, userID, videoID, comme
 		return errcode.Forbidden.WithMsg("you can only delete your own comments or comments on your videos")
 	}
 	var deleted bool
-	err = s.store.Tx(ctx, func(tx *model.Store) error {
+	err = writeTx(ctx, s.store, s.inv, func(tx *model.Store) ([]string, error) {
 		deleted, err = tx.DeleteComment(ctx, c)
-		return err
+		if err != nil || !deleted {
+			return nil, err
+		}
+		return s.inv.CommentKeys(videoID), nil
 	})
 	if err != nil {
 		return txError("delete comment", err)
@@ -175,7 +179,6 @@ func (s *Interactions) DeleteComment(ctx context.Context, userID, videoID, comme
 	if !deleted {
 		return errcode.CommentNotFound
 	}
-	s.inv.CommentsChanged(ctx, videoID)
 	return nil
 }
 

@@ -28,7 +28,7 @@ type Social struct {
 // NewSocial returns the relation and message service.
 func NewSocial(store Store, reads Reads, present *Presenter, inv Invalidator) *Social {
 	return &Social{store: store, reads: reads, views: views{reads, present}, inv: inv,
-		follows: batchWrites(store, applyFollows, inv.FollowsChanged)}
+		follows: batchWrites(store, inv, applyFollows, inv.FollowKeys)}
 }
 
 func (s *Social) target(ctx context.Context, userID, toUserID int64, self string) error {

@@ -51,13 +51,18 @@ func (s *Users) Register(ctx context.Context, name, password string) (*Session, 
 		return nil, err
 	}
 	u := &model.User{Name: name, PasswordHash: hash}
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	err = writeTx(ctx, s.store, s.inv, func(tx *model.Store) ([]string, error) {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return nil, err
+		}
+		return s.inv.UserKeys(u.ID), nil
+	})
+	if err != nil {
 		if errors.Is(err, model.ErrDuplicate) {
 			return nil, errcode.NameTaken
 		}
 		return nil, fmt.Errorf("register: %w", err)
 	}
-	s.inv.UserCreated(ctx, u.ID)
 	return s.session(u.ID)
 }
 

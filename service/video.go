@@ -179,11 +179,11 @@ func (s *Videos) Publish(ctx context.Context, authorID int64, title string, up U
 		stored = append(stored, key)
 		v.CoverKey = key
 	}
-	err = s.store.Tx(ctx, func(tx *model.Store) error {
+	err = writeTx(ctx, s.store, s.inv, func(tx *model.Store) ([]string, error) {
 		if err := tx.CreateVideo(ctx, v); err != nil {
-			return err
+			return nil, err
 		}
-		return s.withinQuota(ctx, tx, authorID, 1, 0)
+		return s.inv.VideoKeys(v), s.withinQuota(ctx, tx, authorID, 1, 0)
 	})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -195,7 +195,6 @@ func (s *Videos) Publish(ctx context.Context, authorID int64, title string, up U
 		}
 		return nil, txError("publish", err)
 	}
-	s.inv.VideoPublished(ctx, v)
 	return v, nil
 }
 
