@@ -29,7 +29,8 @@ type Table struct {
 	Key  []string // primary key columns, the copy's order
 }
 
-// Tables lists every table but schema_migrations, parents first.
+// Tables lists every table but schema_migrations and cache_outbox (keys
+// of one cache, meaningless to another), parents first.
 func Tables() []Table {
 	id := []string{"id"}
 	return []Table{

@@ -69,8 +69,12 @@ func outcomes[C any](ctx context.Context, store Store, inv Invalidator, apply ap
 		}
 		return out
 	}
-	if len(changes) == 1 {
-		out[0].err = err
+	if len(changes) == 1 || unknownOutcome(err) {
+		// Past the deadline there is no time for one transaction each.
+		for i := range out {
+			out[i].err = err
+			out[i].stale = stale
+		}
 		return out
 	}
 	for i := range changes {
@@ -83,7 +87,8 @@ func outcomes[C any](ctx context.Context, store Store, inv Invalidator, apply ap
 }
 
 // commit applies changes in one transaction; stale is nil when none
-// changed anything.
+// changed anything, and also set when the deadline left the outcome
+// unknown (see unknownOutcome).
 func commit[C any](ctx context.Context, store Store, inv Invalidator, apply applyFunc[C], staleOf func([]C) []string, changes []C) (changed []bool, stale *model.Stale, err error) {
 	err = store.Tx(ctx, func(tx *model.Store) error {
 		stale = nil
@@ -105,6 +110,10 @@ func commit[C any](ctx context.Context, store Store, inv Invalidator, apply appl
 		return err
 	})
 	if err != nil {
+		if unknownOutcome(err) && stale != nil {
+			st := forInvalidation(*stale, err)
+			return nil, &st, err
+		}
 		return nil, nil, err
 	}
 	return changed, stale, nil

@@ -35,8 +35,19 @@ type app struct {
 
 func newApp(t *testing.T, cfg config.Database, inProcess bool) *app {
 	t.Helper()
+	return newAppOver(t, cfg, inProcess, nil)
+}
+
+// newAppOver is newApp with the services' store wrapped by wrap (nil:
+// none), to make the database's answers what a test needs.
+func newAppOver(t *testing.T, cfg config.Database, inProcess bool, wrap func(service.Store) service.Store) *app {
+	t.Helper()
 	db := testenv.OpenDB(t, cfg)
 	store := model.NewStore(db)
+	var writes service.Store = store
+	if wrap != nil {
+		writes = wrap(store)
+	}
 	reads := cache.NewPassThrough(store)
 	if inProcess {
 		var err error
@@ -54,7 +65,7 @@ func newApp(t *testing.T, cfg config.Database, inProcess bool) *app {
 		t.Fatal(err)
 	}
 	present := service.NewPresenter(local, "http://server.test", time.UTC)
-	users, err := service.NewUsers(store, reads, present, reads, tokens, auth.NewPasswords(4))
+	users, err := service.NewUsers(writes, reads, present, reads, tokens, auth.NewPasswords(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +75,9 @@ func newApp(t *testing.T, cfg config.Database, inProcess bool) *app {
 	}
 	return &app{
 		store: store, users: users, tokens: tokens, media: local, dir: dir,
-		videos: service.NewVideos(store, reads, present, local, nil, sniff, reads, service.Quota{}, zap.NewNop()),
-		inter:  service.NewInteractions(store, reads, present, reads, time.Minute),
-		social: service.NewSocial(store, reads, present, reads),
+		videos: service.NewVideos(writes, reads, present, local, nil, sniff, reads, service.Quota{}, zap.NewNop()),
+		inter:  service.NewInteractions(writes, reads, present, reads, time.Minute),
+		social: service.NewSocial(writes, reads, present, reads),
 	}
 }
 

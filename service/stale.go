@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tiktok-lite/server/model"
 )
@@ -22,11 +23,31 @@ func writeTx(ctx context.Context, store Store, inv Invalidator, fn func(tx *mode
 		st, err = inv.Record(ctx, tx, keys)
 		return err
 	})
-	if err != nil {
+	if err != nil && !unknownOutcome(err) {
 		return err
 	}
 	if len(st.Keys) > 0 {
-		inv.Invalidate(ctx, st)
+		inv.Invalidate(ctx, forInvalidation(st, err))
 	}
-	return nil
+	return err
+}
+
+// unknownOutcome reports whether a transaction that returned err may
+// still have committed: its deadline ended it, perhaps with the COMMIT on
+// its way. Its keys are deleted anyway (a value that did not change costs
+// one miss), so that the client's retry, which finds nothing left to
+// change, sees the change; the outbox row stays for the sweep, which
+// deletes them again should the commit land later.
+func unknownOutcome(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// forInvalidation is what to invalidate of st after a transaction that
+// returned err: all of it, but its outbox row is cleared only after a
+// known commit.
+func forInvalidation(st model.Stale, err error) model.Stale {
+	if err != nil {
+		st.ID = 0
+	}
+	return st
 }

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +82,20 @@ func postman(t *testing.T, base string) {
 type rywResult struct {
 	reads, ownStale, otherStale int
 	otherLongest                time.Duration
+	// otherLags is, for each read-back through another instance, how long
+	// after the write's answer that instance still showed the old value:
+	// 0 when its first read was fresh.
+	otherLags []time.Duration
+}
+
+// lagQuantile is the q-quantile (0..1) of the cross-instance lags.
+func (r rywResult) lagQuantile(q float64) time.Duration {
+	if len(r.otherLags) == 0 {
+		return 0
+	}
+	lags := slices.Clone(r.otherLags)
+	slices.Sort(lags)
+	return lags[min(len(lags)-1, int(q*float64(len(lags))))]
 }
 
 // readYourWrites has writers each write through one instance (likes,
@@ -132,6 +147,7 @@ func readYourWrites(t *testing.T, top *topology) rywResult {
 						t.Errorf("writer %d: %s: %v %v", w, wr.path, err, r)
 						return
 					}
+					answered := time.Now()
 					for _, c := range wr.checks {
 						own, err := c(mine)
 						if err != nil {
@@ -143,7 +159,7 @@ func readYourWrites(t *testing.T, top *topology) rywResult {
 							t.Errorf("writer %d: %v", w, err)
 							return
 						}
-						waited := time.Duration(0)
+						waited, lag := time.Duration(0), time.Duration(0)
 						if !otherFresh {
 							began := time.Now()
 							for !otherFresh && time.Since(began) < 5*crossInstanceBound {
@@ -153,7 +169,7 @@ func readYourWrites(t *testing.T, top *topology) rywResult {
 									return
 								}
 							}
-							waited = time.Since(began)
+							waited, lag = time.Since(began), time.Since(answered)
 							if !otherFresh || waited > crossInstanceBound {
 								t.Errorf("writer %d: %s still stale through another instance after %s", w, wr.path, waited)
 							}
@@ -164,6 +180,7 @@ func readYourWrites(t *testing.T, top *topology) rywResult {
 							res.ownStale++
 							t.Errorf("writer %d round %d: after %s answered 0, the writing instance's read-back was stale", w, round, wr.path)
 						}
+						res.otherLags = append(res.otherLags, lag)
 						if waited > 0 {
 							res.otherStale++
 							res.otherLongest = max(res.otherLongest, waited)
@@ -538,6 +555,8 @@ func (r *report) write(t *testing.T) {
 	}
 	fmt.Fprintf(&b, "\nRead-backs right after an answered write: %d; stale on the writing instance: %d; stale through another instance: %d, fresh within %s at the longest.\n",
 		r.ryw.reads, r.ryw.ownStale, r.ryw.otherStale, r.ryw.otherLongest.Round(time.Millisecond))
+	fmt.Fprintf(&b, "\nHow long after a write's answer another instance still served the old value (%d read-backs; 0 when its first read was fresh): p50 %s, p99 %s, max %s.\n",
+		len(r.ryw.otherLags), r.ryw.lagQuantile(0.5).Round(time.Microsecond), r.ryw.lagQuantile(0.99).Round(time.Microsecond), r.ryw.lagQuantile(1).Round(time.Microsecond))
 	t.Log("\n" + b.String())
 	if os.Getenv("SCALEOUT_README") != "" && !t.Failed() {
 		docs.Section(t, "README.md", "<!-- scaleout report -->", "<!-- /scaleout report -->", b.String(), "SCALEOUT_README=1 make scaleout", true)

@@ -1,6 +1,6 @@
 // Package tcpproxy is a small TCP forwarder for fault tests: put it between
-// the code under test and a real service, then cut the link, black-hole it
-// or restore it.
+// the code under test and a real service, then cut the link, black-hole it,
+// slow it down or restore it.
 package tcpproxy
 
 import (
@@ -34,6 +34,7 @@ type Proxy struct {
 
 	mu     sync.Mutex
 	mode   mode
+	delay  time.Duration // added to every chunk forwarded while passing
 	closed bool
 	conns  map[net.Conn]struct{}
 
@@ -63,9 +64,17 @@ func (p *Proxy) Cut() { p.set(cut) }
 // all traffic until Restore.
 func (p *Proxy) Blackhole() { p.set(holed) }
 
-// Restore forwards again. Connections that lived through a black hole have
-// lost bytes and cannot be trusted, so they are closed, as the peers'
-// retransmission time-outs would eventually do.
+// Delay holds every chunk of bytes for d before passing it on, each way,
+// until Restore: a slow link, on which every round trip takes 2d more.
+func (p *Proxy) Delay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
+}
+
+// Restore forwards again, at full speed. Connections that lived through a
+// black hole have lost bytes and cannot be trusted, so they are closed, as
+// the peers' retransmission time-outs would eventually do.
 func (p *Proxy) Restore() { p.set(passing) }
 
 func (p *Proxy) set(m mode) {
@@ -75,12 +84,13 @@ func (p *Proxy) set(m mode) {
 		p.closeAllLocked()
 	}
 	p.mode = m
+	p.delay = 0
 }
 
-func (p *Proxy) current() mode {
+func (p *Proxy) current() (mode, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.mode
+	return p.mode, p.delay
 }
 
 // Close stops the proxy and waits for its goroutines.
@@ -185,7 +195,8 @@ func (p *Proxy) pump(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && p.current() != holed {
+		if m, delay := p.current(); n > 0 && m != holed {
+			time.Sleep(delay)
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}

@@ -110,3 +110,26 @@ func TestProxyCutRestore(t *testing.T) {
 		t.Fatalf("dial after close succeeded, want an error")
 	}
 }
+
+// A delayed link holds each chunk both ways: a round trip takes at least
+// twice the delay, and full speed again after Restore.
+func TestDelay(t *testing.T) {
+	p := Start(t, startEcho(t))
+	c := dial(t, p.Addr())
+	p.Delay(100 * time.Millisecond)
+	began := time.Now()
+	if got, err := roundTrip(c, "slow"); err != nil || got != "slow" {
+		t.Fatalf("delayed: got %q, %v", got, err)
+	}
+	if took := time.Since(began); took < 200*time.Millisecond {
+		t.Errorf("a round trip on a 100ms link took %s, want at least 200ms", took)
+	}
+	p.Restore()
+	began = time.Now()
+	if got, err := roundTrip(c, "fast"); err != nil || got != "fast" {
+		t.Fatalf("restored: got %q, %v", got, err)
+	}
+	if took := time.Since(began); took >= 200*time.Millisecond {
+		t.Errorf("a round trip after Restore took %s", took)
+	}
+}
