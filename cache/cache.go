@@ -12,7 +12,6 @@ import (
 	"errors"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -331,31 +330,30 @@ func (c *Cache) VideoAuthor(ctx context.Context, id int64) (int64, error) {
 		c.m.local("author", 1)
 		return v.(int64), nil
 	}
-	epoch := c.near.epoch(key)
+	chk := c.check(key)
 	v, err := c.db.VideoByID(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	c.near.put(key, v.AuthorID, epoch)
+	chk.keep(0, v.AuthorID)
 	return v.AuthorID, nil
 }
 
 // objectRead is the part of a Find for one kind of row that the
 // in-process layer could not answer.
 type objectRead struct {
-	kind   string
-	ids    []int64
-	keys   []string
-	epochs []uint64 // of the in-process layer, taken before Redis is read
-	perKey bool     // GET each key (a Cluster) instead of one MGET
-	mget   *redis.SliceCmd
-	gets   []*redis.StringCmd
+	*checked // the keys to read, in the order of ids
+	kind     string
+	ids      []int64
+	perKey   bool // GET each key (a Cluster) instead of one MGET
+	mget     *redis.SliceCmd
+	gets     []*redis.StringCmd
 }
 
 // nearObjects answers what it can of ids from the in-process layer into
 // out and returns the rest to read from Redis.
 func nearObjects[T any](c *Cache, kind string, row rowKind, ids []int64, key func(int64) string, out map[int64]T) *objectRead {
-	r := &objectRead{kind: kind, perKey: c.perKey}
+	r := &objectRead{checked: c.check(), kind: kind, perKey: c.perKey}
 	local := 0
 	now := time.Now().UnixNano()
 	for _, id := range ids {
@@ -369,10 +367,8 @@ func nearObjects[T any](c *Cache, kind string, row rowKind, ids []int64, key fun
 		if slices.Contains(r.ids, id) {
 			continue // a repeat: it is asked for once
 		}
-		k := key(id)
 		r.ids = append(r.ids, id)
-		r.keys = append(r.keys, k)
-		r.epochs = append(r.epochs, c.near.epoch(k))
+		r.add(key(id))
 	}
 	c.m.local(kind, local)
 	return r
@@ -420,7 +416,7 @@ func decodeInto[T any](r *objectRead, c *Cache, cd codec[T], out map[int64]T) []
 			continue
 		}
 		if s == absent {
-			c.near.put(r.keys[i], absentRow{}, r.epochs[i])
+			r.keep(i, absentRow{})
 			continue
 		}
 		v, err := cd.decode([]byte(s))
@@ -429,7 +425,7 @@ func decodeInto[T any](r *objectRead, c *Cache, cd codec[T], out map[int64]T) []
 			continue
 		}
 		out[r.ids[i]] = v
-		c.near.put(r.keys[i], v, r.epochs[i])
+		r.keep(i, v)
 	}
 	c.m.count(r.kind, len(r.ids)-len(miss), len(miss))
 	return miss
@@ -444,16 +440,16 @@ type absentRow struct{}
 // does not reach it.
 func storeRows[T any](ctx context.Context, c *Cache, r *objectRead, ids []int64, loaded loadedRows[T], key func(int64) string, cd codec[T], out map[int64]T) func(redis.Pipeliner) {
 	rows := loaded.rows
-	epochs := make(map[int64]uint64, len(r.ids))
+	at := make(map[int64]int, len(r.ids)) // where r noted each id's key
 	for i, id := range r.ids {
-		epochs[id] = r.epochs[i]
+		at[id] = i
 	}
 	for _, id := range ids {
 		if row, ok := rows[id]; ok {
 			out[id] = row
-			c.near.put(key(id), row, epochs[id])
+			r.keep(at[id], row)
 		} else {
-			c.near.put(key(id), absentRow{}, epochs[id])
+			r.keep(at[id], absentRow{})
 		}
 	}
 	return func(p redis.Pipeliner) {
@@ -478,7 +474,7 @@ type loadedRows[T any] struct {
 // loadRows reads the rows of ids once for every concurrent caller with the
 // same epochs, under a lease on each row's key.
 func loadRows[T any](ctx context.Context, c *Cache, kind string, r *objectRead, ids []int64, key func(int64) string, read func(context.Context, []int64) (map[int64]T, error)) (loadedRows[T], error) {
-	v, err := c.shared(kind+":"+joinIDs(ids), r.epoch(), func() (any, error) {
+	v, err := r.load(kind+":"+joinIDs(ids), func() (any, error) {
 		keys := make([]string, len(ids))
 		for i, id := range ids {
 			keys[i] = key(id)
@@ -491,26 +487,6 @@ func loadRows[T any](ctx context.Context, c *Cache, kind string, r *objectRead, 
 		return loadedRows[T]{}, err
 	}
 	return v.(loadedRows[T]), nil
-}
-
-// shared runs load once for the concurrent callers of key that took the
-// same epoch of the in-process layer before they read below it. A caller
-// whose epoch moved (a write invalidated since the running load began)
-// starts a load of its own instead of receiving a value read before the
-// write.
-func (c *Cache) shared(key string, epoch uint64, load func() (any, error)) (any, error) {
-	v, err, _ := c.group.Do(key+"@"+strconv.FormatUint(epoch, 10), load)
-	return v, err
-}
-
-// epoch folds the epochs a read took into one: every epoch only grows, so
-// an invalidation of any of the keys since makes it larger.
-func (r *objectRead) epoch() uint64 {
-	var sum uint64
-	for _, e := range r.epochs {
-		sum += e
-	}
-	return sum
 }
 
 // write runs the write-backs of a read in one pipeline. A failure is only

@@ -25,13 +25,13 @@ func list[T any](ctx context.Context, c *Cache, kind, key string, cd codec[T], l
 		c.m.local(kind, 1)
 		return v.(T), nil
 	}
-	epoch := c.near.epoch(key)
+	chk := c.check(key)
 	if c.rdb != nil && !c.unsent.has(key) {
 		raw, err := c.rdb.Get(ctx, key).Bytes()
 		if err == nil {
 			if v, err := cd.decode(raw); err == nil {
 				c.m.count(kind, 1, 0)
-				c.keepList(key, v, len(raw), epoch)
+				keepList(chk, v, len(raw))
 				return v, nil
 			}
 		} else if c.failed(err) {
@@ -43,7 +43,7 @@ func list[T any](ctx context.Context, c *Cache, kind, key string, cd codec[T], l
 		v    T
 		size int // encoded
 	}
-	loaded, err := c.shared(key, epoch, func() (any, error) {
+	loaded, err := chk.load(key, func() (any, error) {
 		token := c.take(ctx, key)[0]
 		v, err := load()
 		if err != nil {
@@ -60,7 +60,7 @@ func list[T any](ctx context.Context, c *Cache, kind, key string, cd codec[T], l
 		return zero, err
 	}
 	l := loaded.(loadedList)
-	c.keepList(key, l.v, l.size, epoch)
+	keepList(chk, l.v, l.size)
 	return l.v, nil
 }
 
@@ -68,9 +68,10 @@ func list[T any](ctx context.Context, c *Cache, kind, key string, cd codec[T], l
 // the layer's memory stays bounded by its entry count.
 const maxNearList = 64 << 10
 
-func (c *Cache) keepList(key string, v any, size int, epoch uint64) {
+// keepList keeps the list v of the one key chk noted.
+func keepList(chk *checked, v any, size int) {
 	if size <= maxNearList {
-		c.near.put(key, v, epoch)
+		chk.keep(0, v)
 	}
 }
 
@@ -206,7 +207,7 @@ func (c *Cache) feedNear(ctx context.Context, beforeMs int64, limit int) ([]mode
 		}
 		return c.db.FeedBefore(ctx, beforeMs, limit)
 	}
-	epoch := c.near.epoch(key)
+	chk := c.check(key)
 	var res []redis.Z
 	if c.unsent.has(key) {
 		return c.db.FeedBefore(ctx, beforeMs, limit)
@@ -225,13 +226,13 @@ func (c *Cache) feedNear(ctx context.Context, beforeMs int64, limit int) ([]mode
 		}
 	} else {
 		c.m.count("timeline", 0, 1)
-		v, err := c.shared(key, epoch, func() (any, error) { return c.rebuildTimeline(ctx) })
+		v, err := chk.load(key, func() (any, error) { return c.rebuildTimeline(ctx) })
 		if err != nil {
 			return nil, err
 		}
 		t = v.(*timeline)
 	}
-	c.near.put(key, t, epoch)
+	chk.keep(0, t)
 	if refs, ok := t.page(beforeMs, limit); ok {
 		return refs, nil
 	}

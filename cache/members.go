@@ -26,8 +26,8 @@ type memberRead struct {
 	ids       []int64
 	out       map[int64]bool
 	load      func() ([]int64, error)
-	whole     bool   // fetch the whole set, to keep it in process
-	epoch     uint64 // of the in-process layer, before Redis is read
+	whole     bool     // fetch the whole set, to keep it in process
+	chk       *checked // key, noted before Redis is read
 	all       *redis.StringSliceCmd
 	some      *redis.BoolSliceCmd
 }
@@ -47,7 +47,7 @@ func (c *Cache) nearMembers(ctx context.Context, kind, key string, ids []int64, 
 	}
 	_, big := v.(bigSet)
 	return &memberRead{kind: kind, key: key, ids: ids, out: out, load: load,
-		whole: c.near.usable() && !big, epoch: c.near.epoch(key)}
+		whole: c.near.usable() && !big, chk: c.check(key)}
 }
 
 func (m *memberRead) queue(ctx context.Context, p redis.Pipeliner) {
@@ -99,7 +99,7 @@ func (m *memberRead) answer(ctx context.Context, c *Cache) (func(redis.Pipeliner
 		ids   []int64
 		token string
 	}
-	v, err := c.shared(m.key, m.epoch, func() (any, error) {
+	v, err := m.chk.load(m.key, func() (any, error) {
 		token := c.take(ctx, m.key)[0]
 		ids, err := m.load()
 		return loadedSet{ids, token}, err
@@ -126,8 +126,8 @@ func (m *memberRead) keep(c *Cache, set idSet) {
 		}
 	}
 	if len(set) > maxNearSet {
-		c.near.put(m.key, bigSet{}, m.epoch)
+		m.chk.keep(0, bigSet{})
 		return
 	}
-	c.near.put(m.key, set, m.epoch)
+	m.chk.keep(0, set)
 }
