@@ -144,23 +144,26 @@ func newNode(t *testing.T, o nodeOpts) *node {
 		}
 	})
 
-	local, err := storage.NewLocal(filepath.Join(n.dir, "media"), "http://media.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	n.setServices(t, n.cache)
+	return n
+}
+
+// setServices builds n's services over reads (the cache, or the store
+// alone), as main does.
+func (n *node) setServices(t *testing.T, reads *cache.Cache) {
+	t.Helper()
 	tokens, err := auth.NewTokens(strings.Repeat("k", 32), "test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	present := service.NewPresenter(local, "http://server.test", time.UTC)
-	if n.users, err = service.NewUsers(n.store, n.cache, present, n.cache, tokens, auth.NewPasswords(4)); err != nil {
+	local := mustLocal(t, n.dir)
+	svc, err := service.New(service.Deps{Store: n.store, Reads: reads, Inv: reads,
+		Presenter: service.NewPresenter(local, "http://server.test", time.UTC), Media: local, Sniff: media.SniffType,
+		RepeatWindow: time.Minute, Tokens: tokens, Passwords: auth.NewPasswords(4), Log: zap.NewNop()})
+	if err != nil {
 		t.Fatal(err)
 	}
-	sniff := func(h []byte) (string, string, bool) { k, ok := media.Sniff(h); return k.ContentType, k.Ext, ok }
-	n.videos = service.NewVideos(n.store, n.cache, present, local, nil, sniff, n.cache, service.Quota{}, zap.NewNop())
-	n.inter = service.NewInteractions(n.store, n.cache, present, n.cache, time.Minute)
-	n.social = service.NewSocial(n.store, n.cache, present, n.cache)
-	return n
+	n.users, n.videos, n.inter, n.social = svc.Users, svc.Videos, svc.Interactions, svc.Social
 }
 
 // retryDelays are short so that the fault tests heal within seconds.
@@ -380,17 +383,7 @@ func read(t *testing.T, n *node, w world, viewer int64) snapshot {
 func truth(t *testing.T, n *node, w world, viewer int64) snapshot {
 	t.Helper()
 	direct := &node{store: n.store, dir: n.dir}
-	pass := cache.NewPassThrough(n.store)
-	present := service.NewPresenter(mustLocal(t, n.dir), "http://server.test", time.UTC)
-	tokens, _ := auth.NewTokens(strings.Repeat("k", 32), "test", time.Hour)
-	var err error
-	if direct.users, err = service.NewUsers(n.store, pass, present, pass, tokens, auth.NewPasswords(4)); err != nil {
-		t.Fatal(err)
-	}
-	sniff := func(h []byte) (string, string, bool) { k, ok := media.Sniff(h); return k.ContentType, k.Ext, ok }
-	direct.videos = service.NewVideos(n.store, pass, present, mustLocal(t, n.dir), nil, sniff, pass, service.Quota{}, zap.NewNop())
-	direct.inter = service.NewInteractions(n.store, pass, present, pass, time.Minute)
-	direct.social = service.NewSocial(n.store, pass, present, pass)
+	direct.setServices(t, cache.NewPassThrough(n.store))
 	return read(t, direct, w, viewer)
 }
 

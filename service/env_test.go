@@ -64,21 +64,14 @@ func newAppOver(t *testing.T, cfg config.Database, inProcess bool, wrap func(ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	present := service.NewPresenter(local, "http://server.test", time.UTC)
-	users, err := service.NewUsers(writes, reads, present, reads, tokens, auth.NewPasswords(4))
+	svc, err := service.New(service.Deps{Store: writes, Reads: reads, Inv: reads,
+		Presenter: service.NewPresenter(local, "http://server.test", time.UTC), Media: local, Sniff: media.SniffType,
+		RepeatWindow: time.Minute, Tokens: tokens, Passwords: auth.NewPasswords(4), Log: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sniff := func(head []byte) (string, string, bool) {
-		k, ok := media.Sniff(head)
-		return k.ContentType, k.Ext, ok
-	}
-	return &app{
-		store: store, users: users, tokens: tokens, media: local, dir: dir,
-		videos: service.NewVideos(writes, reads, present, local, nil, sniff, reads, service.Quota{}, zap.NewNop()),
-		inter:  service.NewInteractions(writes, reads, present, reads, time.Minute),
-		social: service.NewSocial(writes, reads, present, reads),
-	}
+	return &app{store: store, users: svc.Users, videos: svc.Videos, inter: svc.Interactions, social: svc.Social,
+		tokens: tokens, media: local, dir: dir}
 }
 
 // forEachBackend runs fn against SQLite and the real MySQL/MariaDB.

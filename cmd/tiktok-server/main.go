@@ -201,10 +201,6 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	} else {
 		log.Info("ffmpeg not found: new videos get the default cover")
 	}
-	sniff := func(head []byte) (string, string, bool) {
-		k, ok := media.Sniff(head)
-		return k.ContentType, k.Ext, ok
-	}
 
 	reg := prometheus.NewRegistry()
 	sqlDB, err := db.DB()
@@ -225,19 +221,19 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	}
 	defer stopCache()
 	checks = append(checks, cacheLayer.checks...)
-	present := service.NewPresenter(files, publicURL, time.Local)
-	users, err := service.NewUsers(store, cacheLayer.Cache, present, cacheLayer.Cache, tokens, passwords)
+	svc, err := service.New(service.Deps{
+		Store: store, Reads: cacheLayer.Cache, Inv: cacheLayer.Cache,
+		Presenter: service.NewPresenter(files, publicURL, time.Local), Media: files, Covers: covers, Sniff: media.SniffType,
+		Quota:        service.Quota{Videos: cfg.Upload.QuotaVideos, Bytes: cfg.Upload.QuotaBytes},
+		RepeatWindow: cfg.Comments.RepeatWindow, Tokens: tokens, Passwords: passwords, Log: log,
+	})
 	if err != nil {
 		return err
 	}
-	videos := service.NewVideos(store, cacheLayer.Cache, present, files, covers, sniff, cacheLayer.Cache,
-		service.Quota{Videos: cfg.Upload.QuotaVideos, Bytes: cfg.Upload.QuotaBytes}, log)
-	interactions := service.NewInteractions(store, cacheLayer.Cache, present, cacheLayer.Cache, cfg.Comments.RepeatWindow)
-	social := service.NewSocial(store, cacheLayer.Cache, present, cacheLayer.Cache)
 
 	tmpDir := filepath.Join(cfg.DataDir, "tmp")
 	if cfg.Seed.Demo {
-		seeded, err := service.SeedDemo(ctx, store, users, videos, media.SampleVideo(), tmpDir)
+		seeded, err := service.SeedDemo(ctx, store, svc.Users, svc.Videos, media.SampleVideo(), tmpDir)
 		if err != nil {
 			return err
 		}
@@ -255,7 +251,7 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 	if cfg.RateLimit.Enabled {
 		limits.PerUser = limiter(cacheLayer.rdb, cfg.Redis.Prefix, "publish", cfg.RateLimit.PublishPerHour, time.Hour)
 	}
-	videoCtl, err := controller.NewVideo(videos, authMW, render, limits, log, reg)
+	videoCtl, err := controller.NewVideo(svc.Videos, authMW, render, limits, log, reg)
 	if err != nil {
 		return err
 	}
@@ -272,10 +268,10 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger, tp trace.Tr
 		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
 		RequestTimeout: cfg.Server.RequestTimeout,
 		UploadTimeout:  cfg.Server.UploadTimeout,
-		User:           controller.NewUser(users, render, log),
+		User:           controller.NewUser(svc.Users, render, log),
 		Video:          videoCtl,
-		Interaction:    controller.NewInteraction(interactions, render, log),
-		Social:         controller.NewSocial(social, render, log),
+		Interaction:    controller.NewInteraction(svc.Interactions, render, log),
+		Social:         controller.NewSocial(svc.Social, render, log),
 		Health:         health,
 		Media:          files.handler,
 		Web:            webui.Handler(cfg.Upload.MaxBytes, publicURL, files.origin),

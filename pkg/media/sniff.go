@@ -277,3 +277,10 @@ func notVideoBrand(b string) bool {
 	}
 	return false
 }
+
+// SniffType is Sniff in the shape the video service takes: the content
+// type and file extension of head.
+func SniffType(head []byte) (contentType, ext string, ok bool) {
+	k, ok := Sniff(head)
+	return k.ContentType, k.Ext, ok
+}
