@@ -164,18 +164,21 @@ func New(db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.L
 	_, c.perKey = rdb.(*redis.ClusterClient)
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
-	var background sync.WaitGroup
-	background.Add(1)
-	go func() { c.tend(ctx); background.Done() }()
 	if opt.LocalTTL > 0 {
 		c.near = newNear(opt.LocalTTL, opt.LocalEntries, false, c.k.ref)
-		background.Add(1)
-		go func() { follow(ctx, rdb, c.k.channel(), c.near, c.log); background.Done() }()
 	} else {
 		// Never live, so it holds nothing; its epochs still fence the
 		// shared loads, so that a read after this process's write does not
 		// join a load that began before it.
 		c.near = newNear(0, 1, false, c.k.ref)
+	}
+	// Started once c is whole: tend sweeps at once.
+	var background sync.WaitGroup
+	background.Add(1)
+	go func() { c.tend(ctx); background.Done() }()
+	if opt.LocalTTL > 0 {
+		background.Add(1)
+		go func() { follow(ctx, rdb, c.k.channel(), c.near, c.log); background.Done() }()
 	}
 	go func() { background.Wait(); close(c.fed) }()
 	return c, nil
@@ -223,9 +226,9 @@ func (c *Cache) Ping(ctx context.Context) error {
 	if c.rdb == nil {
 		return nil
 	}
-	r := &objectRead{kind: "probe", perKey: c.perKey}
+	r := &objectRead{checked: c.check(), kind: "probe", perKey: c.perKey}
 	for _, k := range probeKeys {
-		r.keys = append(r.keys, c.opt.Prefix+k)
+		r.add(c.opt.Prefix + k)
 	}
 	pipe := c.rdb.Pipeline()
 	r.queue(ctx, pipe)

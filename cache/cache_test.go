@@ -72,6 +72,7 @@ type node struct {
 	count   *counters
 	dir     string
 	handled atomic.Int64 // retry messages handled successfully
+	held    atomic.Pointer[heldQuery]
 }
 
 type nodeOpts struct {
@@ -93,6 +94,7 @@ func newNode(t *testing.T, o nodeOpts) *node {
 	db := testenv.OpenDB(t, cfg)
 	n := &node{db: db, store: model.NewStore(db), count: &counters{}, dir: t.TempDir()}
 	countSQL(t, db, &n.count.sql)
+	holdQueries(t, n)
 	if o.cluster != nil {
 		n.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: o.cluster, DialTimeout: 500 * time.Millisecond,
 			ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: -1})

@@ -96,14 +96,26 @@ func TestAFillCannotOverwriteALaterDelete(t *testing.T) {
 // closed.
 func holdFirstQuery(t *testing.T, n *node, table string) (loaded, release chan struct{}) {
 	t.Helper()
-	loaded, release = make(chan struct{}), make(chan struct{})
-	var armed atomic.Bool
-	armed.Store(true)
+	h := &heldQuery{table: table, loaded: make(chan struct{}), release: make(chan struct{})}
+	h.armed.Store(true)
+	n.held.Store(h)
+	return h.loaded, h.release
+}
+
+// heldQuery is the query holdFirstQuery holds. The callback that holds it
+// is registered before the cache starts (newNode): registering one later
+// would race with the cache's own queries in the background.
+type heldQuery struct {
+	table           string
+	armed           atomic.Bool
+	loaded, release chan struct{}
+}
+
+func holdQueries(t *testing.T, n *node) {
 	must(t, n.db.Callback().Query().After("gorm:query").Register("test:barrier", func(db *gorm.DB) {
-		if db.Statement.Table == table && armed.CompareAndSwap(true, false) {
-			close(loaded)
-			<-release
+		if h := n.held.Load(); h != nil && db.Statement.Table == h.table && h.armed.CompareAndSwap(true, false) {
+			close(h.loaded)
+			<-h.release
 		}
 	}))
-	return loaded, release
 }
