@@ -147,8 +147,13 @@ func TestTokenlessUploadsHoldNothing(t *testing.T) {
 		}
 		wg.Wait()
 		for i, c := range codes {
-			if !strings.Contains(c, `"status_code":41301`) && !strings.HasPrefix(c, "connection closed") {
-				t.Errorf("flood %d answered %s, want 41301", i, c)
+			// 41301 once the form's bound is reached. On a busy machine the
+			// 3 s read deadline may cut the body first: that refusal is the
+			// interrupted upload's 40001, just as cheap.
+			refused := strings.Contains(c, `"status_code":41301`) ||
+				strings.Contains(c, `"status_code":40001,"status_msg":"the upload was interrupted`)
+			if !refused && !strings.HasPrefix(c, "connection closed") {
+				t.Errorf("flood %d answered %s, want 41301 (or 40001 cut by the deadline)", i, c)
 			}
 			if !strings.Contains(c, "(closed)") && !strings.HasPrefix(c, "connection closed") {
 				t.Errorf("flood %d: the server kept the connection open", i)
