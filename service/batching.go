@@ -90,11 +90,10 @@ func outcomes[C any](ctx context.Context, store Store, inv Invalidator, apply ap
 // changed anything, and also set when the deadline left the outcome
 // unknown (see unknownOutcome).
 func commit[C any](ctx context.Context, store Store, inv Invalidator, apply applyFunc[C], staleOf func([]C) []string, changes []C) (changed []bool, stale *model.Stale, err error) {
-	err = store.Tx(ctx, func(tx *model.Store) error {
-		stale = nil
+	st, err := recordTx(ctx, store, inv, func(tx *model.Store) ([]string, error) {
 		var err error
 		if changed, err = apply(ctx, tx, changes); err != nil {
-			return err
+			return nil, err
 		}
 		var made []C
 		for i, c := range changes {
@@ -103,18 +102,15 @@ func commit[C any](ctx context.Context, store Store, inv Invalidator, apply appl
 			}
 		}
 		if len(made) == 0 {
-			return nil
+			return nil, nil
 		}
-		st, err := inv.Record(ctx, tx, staleOf(made))
-		stale = &st
-		return err
+		return staleOf(made), nil
 	})
+	if len(st.Keys) > 0 {
+		stale = &st
+	}
 	if err != nil {
-		if unknownOutcome(err) && stale != nil {
-			st := forInvalidation(*stale, err)
-			return nil, &st, err
-		}
-		return nil, nil, err
+		return nil, stale, err
 	}
 	return changed, stale, nil
 }

@@ -13,23 +13,37 @@ import (
 // commit: a crash between the two leaves the keys recorded for the next
 // start to delete.
 func writeTx(ctx context.Context, store Store, inv Invalidator, fn func(tx *model.Store) (stale []string, err error)) error {
+	st, err := recordTx(ctx, store, inv, fn)
+	if len(st.Keys) > 0 {
+		inv.Invalidate(ctx, st)
+	}
+	return err
+}
+
+// recordTx runs fn in one transaction that also records the keys fn
+// returns as stale, and returns what to invalidate: nothing when the
+// transaction failed; its keys, without their outbox row, when its
+// deadline left the outcome unknown (see unknownOutcome).
+func recordTx(ctx context.Context, store Store, inv Invalidator, fn func(tx *model.Store) ([]string, error)) (model.Stale, error) {
 	var st model.Stale
 	err := store.Tx(ctx, func(tx *model.Store) error {
+		st = model.Stale{} // an attempt retried after a deadlock starts afresh
 		keys, err := fn(tx)
 		if err != nil || len(keys) == 0 {
-			st = model.Stale{}
 			return err
 		}
 		st, err = inv.Record(ctx, tx, keys)
 		return err
 	})
-	if err != nil && !unknownOutcome(err) {
-		return err
+	switch {
+	case err == nil:
+		return st, nil
+	case unknownOutcome(err):
+		st.ID = 0 // the row stays for the sweep, should the commit land later
+		return st, err
+	default:
+		return model.Stale{}, err
 	}
-	if len(st.Keys) > 0 {
-		inv.Invalidate(ctx, forInvalidation(st, err))
-	}
-	return err
 }
 
 // unknownOutcome reports whether a transaction that returned err may
@@ -40,14 +54,4 @@ func writeTx(ctx context.Context, store Store, inv Invalidator, fn func(tx *mode
 // deletes them again should the commit land later.
 func unknownOutcome(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
-// forInvalidation is what to invalidate of st after a transaction that
-// returned err: all of it, but its outbox row is cleared only after a
-// known commit.
-func forInvalidation(st model.Stale, err error) model.Stale {
-	if err != nil {
-		st.ID = 0
-	}
-	return st
 }
