@@ -108,22 +108,31 @@ type reply = testenv.Reply
 
 func decode(t *testing.T, resp *http.Response) reply {
 	t.Helper()
+	r, err := envelope(resp)
+	if err != nil {
+		t.Fatalf("%s: %v", resp.Request.URL.Path, err)
+	}
+	return r
+}
+
+// envelope reads a body that must be the JSON envelope with HTTP 200.
+func envelope(resp *http.Response) (reply, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if resp.StatusCode != 200 {
-		t.Fatalf("HTTP %d for %s: %s", resp.StatusCode, resp.Request.URL.Path, body)
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, body)
 	}
 	var r reply
 	if err := json.Unmarshal(body, &r); err != nil {
-		t.Fatalf("not JSON: %s", body)
+		return nil, fmt.Errorf("not JSON: %s", body)
 	}
 	if _, ok := r["status_code"]; !ok {
-		t.Fatalf("no status_code in %s", body)
+		return nil, fmt.Errorf("no status_code in %s", body)
 	}
-	return r
+	return r, nil
 }
 
 // get sends params in the query string.
@@ -149,35 +158,44 @@ func (s *server) post(t *testing.T, path string, params url.Values) reply {
 // upload posts a multipart form with a file in data.
 func (s *server) upload(t *testing.T, fields map[string]string, fileName string, file []byte) reply {
 	t.Helper()
+	r, err := upload(s.base, fields, fileName, file)
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	return r
+}
+
+// upload posts a publish form to the server at base.
+func upload(base string, fields map[string]string, fileName string, file []byte) (reply, error) {
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
 	for k, v := range fields {
 		if err := w.WriteField(k, v); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	if file != nil {
 		fw, err := w.CreateFormFile("data", fileName)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if _, err := fw.Write(file); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	if err := w.Close(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, s.base+"/douyin/publish/action/", &body)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, base+"/douyin/publish/action/", &body)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return decode(t, resp)
+	return envelope(resp)
 }
 
 func (s *server) register(t *testing.T, name, password string) (int64, string) {
