@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"math/rand"
-	"net/http"
 	"net/url"
 	"slices"
 	"sync"
@@ -30,7 +29,7 @@ func TestReadYourWrites(t *testing.T) {
 
 const (
 	rywWriters = 8
-	rywWrites  = 30 // per writer
+	rywWrites  = 30 // per writer, after the publish of its own video
 )
 
 func readYourWrites(t *testing.T, servers ...*server) {
@@ -67,7 +66,7 @@ func readYourWrites(t *testing.T, servers ...*server) {
 			t.Errorf("writer %d: %s", w.n, p)
 		}
 	}
-	t.Logf("%d writers, %d writes each, %d read-backs right after their answers", rywWriters, rywWrites, reads)
+	t.Logf("%d writers, %d writes each, %d read-backs right after their answers", rywWriters, rywWrites+1, reads)
 
 	// A second after the last write every instance serves the whole truth.
 	time.Sleep(time.Second)
@@ -76,28 +75,6 @@ func readYourWrites(t *testing.T, servers ...*server) {
 			t.Errorf("through %s a second after the last write: %s", s.base, p)
 		}
 	}
-}
-
-// api is a client of one instance that returns its failures instead of
-// ending the test, so that writers can run in goroutines.
-type api struct{ base string }
-
-var rywClient = &http.Client{Timeout: 30 * time.Second}
-
-func (a api) get(path string, params url.Values) (reply, error) {
-	resp, err := rywClient.Get(a.base + path + "?" + params.Encode())
-	if err != nil {
-		return nil, err
-	}
-	return envelope(resp)
-}
-
-func (a api) post(path string, params url.Values) (reply, error) {
-	resp, err := rywClient.PostForm(a.base+path, params)
-	if err != nil {
-		return nil, err
-	}
-	return envelope(resp)
 }
 
 // writer is one user's writes and what it knows they made true. The
@@ -185,11 +162,16 @@ func (w *writer) read(path string, params url.Values) (reply, bool) {
 	return r, true
 }
 
-func (w *writer) like(v int64) {
-	action := "1"
-	if w.liked[v] {
-		action = "2"
+// toggle is the action_type that flips a like or a follow that is on or off.
+func toggle(on bool) string {
+	if on {
+		return "2"
 	}
+	return "1"
+}
+
+func (w *writer) like(v int64) {
+	action := toggle(w.liked[v])
 	if _, ok := w.write("like", "/douyin/favorite/action/", url.Values{"video_id": {itoa(v)}, "action_type": {action}}); !ok {
 		return
 	}
@@ -214,10 +196,7 @@ func (w *writer) like(v int64) {
 }
 
 func (w *writer) follow(to int64) {
-	action := "1"
-	if w.follows[to] {
-		action = "2"
-	}
+	action := toggle(w.follows[to])
 	if _, ok := w.write("follow", "/douyin/relation/action/", url.Values{"to_user_id": {itoa(to)}, "action_type": {action}}); !ok {
 		return
 	}
@@ -383,12 +362,17 @@ func (w *writer) likedIDs() []int64 { return trueKeys(w.liked) }
 
 // sameIDs wants got to hold exactly want, in any order.
 func (w *writer) sameIDs(what string, got, want []int64) {
-	g, x := slices.Clone(got), slices.Clone(want)
-	slices.Sort(g)
-	slices.Sort(x)
-	if !slices.Equal(g, x) {
+	if !sameSet(got, want) {
 		w.fail("%s %v, want %v", what, got, want)
 	}
+}
+
+// sameSet reports whether a and b hold the same ids, in any order.
+func sameSet(a, b []int64) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // agreeWith reads, through s, what every writer's writes add up to: each
@@ -410,9 +394,7 @@ func agreeWith(s *server, writers []*writer) []string {
 		hotComments = append(hotComments, w.comments[w.hot]...)
 	}
 	same := func(what string, got, want []int64) {
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
+		if !sameSet(got, want) {
 			fail("%s %v, want %v", what, got, want)
 		}
 	}
@@ -433,29 +415,27 @@ func agreeWith(s *server, writers []*writer) []string {
 				fail("user %d's %s %d, want %d", w.id, field, got, want)
 			}
 		}
-		lists := map[string][]int64{
-			"/douyin/favorite/list/":          w.likedIDs(),
-			"/douyin/relation/follow/list/":   trueKeys(w.follows),
-			"/douyin/relation/follower/list/": followers[w.id],
-		}
 		var friends []int64
 		for _, f := range followers[w.id] {
 			if w.follows[f] {
 				friends = append(friends, f)
 			}
 		}
-		lists["/douyin/relation/friend/list/"] = friends
-		for path, want := range lists {
-			r, err := a.get(path, as)
+		for _, l := range []struct {
+			path, field string
+			want        []int64
+		}{
+			{"/douyin/favorite/list/", "video_list", w.likedIDs()},
+			{"/douyin/relation/follow/list/", "user_list", trueKeys(w.follows)},
+			{"/douyin/relation/follower/list/", "user_list", followers[w.id]},
+			{"/douyin/relation/friend/list/", "user_list", friends},
+		} {
+			r, err := a.get(l.path, as)
 			if err != nil {
-				fail("%s of %d: %v", path, w.id, err)
+				fail("%s of %d: %v", l.path, w.id, err)
 				continue
 			}
-			got := ids(r.List("user_list"))
-			if path == "/douyin/favorite/list/" {
-				got = ids(r.List("video_list"))
-			}
-			same(fmt.Sprintf("%s of %d:", path, w.id), got, slices.Clone(want))
+			same(fmt.Sprintf("%s of %d:", l.path, w.id), ids(r.List(l.field)), l.want)
 		}
 	}
 	r, err := a.get("/douyin/publish/list/", url.Values{"user_id": {itoa(writers[0].hotAuthor)}})

@@ -135,24 +135,48 @@ func envelope(resp *http.Response) (reply, error) {
 	return r, nil
 }
 
+// api is a client of one instance that returns its failures instead of
+// ending the test, so that writers can run in goroutines.
+type api struct{ base string }
+
+// client bounds every request, so that a hung server fails a test
+// rather than hold it until the package's time-out.
+var client = &http.Client{Timeout: 30 * time.Second}
+
+func (a api) get(path string, params url.Values) (reply, error) {
+	resp, err := client.Get(a.base + path + "?" + params.Encode())
+	if err != nil {
+		return nil, err
+	}
+	return envelope(resp)
+}
+
+func (a api) post(path string, params url.Values) (reply, error) {
+	resp, err := client.PostForm(a.base+path, params)
+	if err != nil {
+		return nil, err
+	}
+	return envelope(resp)
+}
+
 // get sends params in the query string.
 func (s *server) get(t *testing.T, path string, params url.Values) reply {
 	t.Helper()
-	resp, err := http.Get(s.base + path + "?" + params.Encode())
+	r, err := api{s.base}.get(path, params)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("GET %s: %v", path, err)
 	}
-	return decode(t, resp)
+	return r
 }
 
 // post sends params as an urlencoded form.
 func (s *server) post(t *testing.T, path string, params url.Values) reply {
 	t.Helper()
-	resp, err := http.PostForm(s.base+path, params)
+	r, err := api{s.base}.post(path, params)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("POST %s: %v", path, err)
 	}
-	return decode(t, resp)
+	return r
 }
 
 // upload posts a multipart form with a file in data.
