@@ -13,15 +13,16 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 	"gorm.io/gorm"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tiktok-lite/server/cache"
 	"github.com/tiktok-lite/server/model"
-	"github.com/tiktok-lite/server/pkg/auth"
+	pkgapp "github.com/tiktok-lite/server/pkg/app"
+	"github.com/tiktok-lite/server/pkg/config"
 	"github.com/tiktok-lite/server/pkg/media"
 	"github.com/tiktok-lite/server/pkg/mq"
-	"github.com/tiktok-lite/server/pkg/storage"
 	"github.com/tiktok-lite/server/service"
 	"github.com/tiktok-lite/server/test/tcpproxy"
 	"github.com/tiktok-lite/server/test/testenv"
@@ -60,19 +61,21 @@ func countSQL(t *testing.T, db *gorm.DB, n *atomic.Int64) {
 
 // node is one server's worth of layers over shared MySQL, Redis and RabbitMQ.
 type node struct {
-	db      *gorm.DB
-	store   *model.Store
-	cache   *cache.Cache
-	broker  *mq.Broker
-	rdb     redis.UniversalClient
-	users   *service.Users
-	videos  *service.Videos
-	inter   *service.Interactions
-	social  *service.Social
-	count   *counters
-	dir     string
-	handled atomic.Int64 // retry messages handled successfully
-	held    atomic.Pointer[heldQuery]
+	db     *gorm.DB
+	store  *model.Store
+	cache  *cache.Cache
+	broker *mq.Broker
+	rdb    redis.UniversalClient
+	users  *service.Users
+	videos *service.Videos
+	inter  *service.Interactions
+	social *service.Social
+	count  *counters
+	dir    string
+	core   *pkgapp.Core
+	reg    *prometheus.Registry // the core's: what the broker counts
+	dsn    string
+	held   atomic.Pointer[heldQuery]
 }
 
 type nodeOpts struct {
@@ -92,7 +95,7 @@ func newNode(t *testing.T, o nodeOpts) *node {
 		cfg.Replicas = []string{o.replica}
 	}
 	db := testenv.OpenDB(t, cfg)
-	n := &node{db: db, store: model.NewStore(db), count: &counters{}, dir: t.TempDir()}
+	n := &node{db: db, store: model.NewStore(db), count: &counters{}, dir: t.TempDir(), dsn: o.dsn}
 	countSQL(t, db, &n.count.sql)
 	holdQueries(t, n)
 	if o.cluster != nil {
@@ -109,62 +112,59 @@ func newNode(t *testing.T, o nodeOpts) *node {
 	if o.retryDelays != nil {
 		delays = o.retryDelays
 	}
-	var err error
-	n.broker, err = mq.New(mq.Config{URL: o.amqpURL, Name: o.queue, MaxAttempts: 50,
-		RetryDelays: delays}, zap.NewNop(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if o.secondDelete == 0 {
 		o.secondDelete = 100 * time.Millisecond
 	}
-	n.cache, err = cache.New(n.store, n.rdb, n.broker, zap.NewNop(), nil, cache.Options{
-		Prefix: o.prefix, SecondDelete: o.secondDelete, FlushEvery: o.flushEvery, DownFor: 50 * time.Millisecond, TTL: time.Hour, LocalTTL: o.local})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { n.broker.Run(ctx); close(ran) }()
-	n.broker.Consume(ctx, func(ctx context.Context, body []byte) error {
-		err := n.cache.HandleRetry(ctx, body)
-		if err == nil {
-			n.handled.Add(1)
-		}
-		return err
+	c := testenv.AppConfig(t, cfg)
+	c.Redis.Addr, c.Redis.Prefix, c.Redis.TTL, c.Cache.LocalTTL = "given", o.prefix, time.Hour, o.local
+	c.RabbitMQ.URL, c.RabbitMQ.Queue = o.amqpURL, o.queue
+	n.reg = prometheus.NewRegistry()
+	n.core = newCore(t, c, pkgapp.Parts{DB: db, Redis: n.rdb, Registry: n.reg,
+		Broker: func(mc *mq.Config) { mc.MaxAttempts, mc.RetryDelays = 50, delays },
+		Cache: func(co *cache.Options) {
+			co.SecondDelete, co.FlushEvery, co.DownFor = o.secondDelete, o.flushEvery, 50*time.Millisecond
+		},
 	})
-	t.Cleanup(func() {
-		closeCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-		defer stop()
-		if err := n.cache.Close(closeCtx); err != nil {
-			t.Errorf("cache close: %v", err)
-		}
-		cancel()
-		<-ran
-		if err := n.broker.Close(closeCtx); err != nil {
-			t.Errorf("broker close: %v", err)
-		}
-	})
-
-	n.setServices(t, n.cache)
+	n.cache, n.broker, n.store = n.core.Cache, n.core.Broker, n.core.Store
+	n.setServices(n.core)
 	return n
 }
 
-// setServices builds n's services over reads (the cache, or the store
-// alone), as main does.
-func (n *node) setServices(t *testing.T, reads *cache.Cache) {
+// newCore builds the service graph of c as main does, closed at the end
+// of t.
+func newCore(t *testing.T, c *config.Config, p pkgapp.Parts) *pkgapp.Core {
 	t.Helper()
-	tokens, err := auth.NewTokens(strings.Repeat("k", 32), "test", time.Hour)
+	core, err := pkgapp.NewCore(context.Background(), c, "http://server.test", p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := mustLocal(t, n.dir)
-	svc, err := service.New(service.Deps{Store: n.store, Reads: reads, Inv: reads,
-		Presenter: service.NewPresenter(local, "http://server.test", time.UTC), Media: local, Sniff: media.SniffType,
-		RepeatWindow: time.Minute, Tokens: tokens, Passwords: auth.NewPasswords(4), Log: zap.NewNop()})
+	t.Cleanup(func() {
+		closeCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		if err := core.Close(closeCtx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return core
+}
+
+// handled is how many retried deletes succeeded.
+func (n *node) handled() int64 {
+	families, err := n.reg.Gather()
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
+	for _, f := range families {
+		if f.GetName() == "tiktok_mq_consumed_total" {
+			return int64(f.GetMetric()[0].GetCounter().GetValue())
+		}
+	}
+	return 0
+}
+
+// setServices takes n's services from core.
+func (n *node) setServices(core *pkgapp.Core) {
+	svc := core.Services
 	n.users, n.videos, n.inter, n.social = svc.Users, svc.Videos, svc.Interactions, svc.Social
 }
 
@@ -385,16 +385,8 @@ func read(t *testing.T, n *node, w world, viewer int64) snapshot {
 func truth(t *testing.T, n *node, w world, viewer int64) snapshot {
 	t.Helper()
 	direct := &node{store: n.store, dir: n.dir}
-	direct.setServices(t, cache.NewPassThrough(n.store))
+	direct.setServices(newCore(t, testenv.AppConfig(t, testenv.MySQLConfigFor(n.dsn)), pkgapp.Parts{DB: n.db}))
 	return read(t, direct, w, viewer)
-}
-
-func mustLocal(t *testing.T, dir string) *storage.Local {
-	l, err := storage.NewLocal(filepath.Join(dir, "media"), "http://media.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
 }
 
 // fresh fails t unless every cached read equals the database's answer, for
@@ -514,15 +506,15 @@ func testRedisCutFallsBackAndHealsThroughRabbitMQ(t *testing.T, o nodeOpts) {
 	}
 	// Reads keep working, from MySQL, and see the writes.
 	fresh(t, n, w)
-	if n.handled.Load() != 0 {
-		t.Fatalf("%d retried deletes succeeded while Redis was cut", n.handled.Load())
+	if n.handled() != 0 {
+		t.Fatalf("%d retried deletes succeeded while Redis was cut", n.handled())
 	}
 
 	proxy.Restore()
 	deadline := time.Now().Add(15 * time.Second)
-	for n.handled.Load() == 0 || n.broker.Pending() > 0 {
+	for n.handled() == 0 || n.broker.Pending() > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("retried deletes did not land: handled %d, pending %d", n.handled.Load(), n.broker.Pending())
+			t.Fatalf("retried deletes did not land: handled %d, pending %d", n.handled(), n.broker.Pending())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -633,9 +625,9 @@ func testRabbitMQCutBuffersDeletes(t *testing.T, o nodeOpts) {
 	amqpProxy.Restore()
 	redisProxy.Restore()
 	deadline = time.Now().Add(20 * time.Second)
-	for n.broker.Pending() > 0 || n.handled.Load() == 0 {
+	for n.broker.Pending() > 0 || n.handled() == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("buffered deletes did not land: pending %d handled %d", n.broker.Pending(), n.handled.Load())
+			t.Fatalf("buffered deletes did not land: pending %d handled %d", n.broker.Pending(), n.handled())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

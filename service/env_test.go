@@ -5,18 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/tiktok-lite/server/cache"
 	"github.com/tiktok-lite/server/model"
+	pkgapp "github.com/tiktok-lite/server/pkg/app"
 	"github.com/tiktok-lite/server/pkg/auth"
 	"github.com/tiktok-lite/server/pkg/config"
 	"github.com/tiktok-lite/server/pkg/media"
-	"github.com/tiktok-lite/server/pkg/storage"
 	"github.com/tiktok-lite/server/service"
 	"github.com/tiktok-lite/server/test/testenv"
 )
@@ -29,7 +25,7 @@ type app struct {
 	inter  *service.Interactions
 	social *service.Social
 	tokens *auth.Tokens
-	media  *storage.Local
+	media  *pkgapp.Media
 	dir    string
 }
 
@@ -42,39 +38,25 @@ func newApp(t *testing.T, cfg config.Database, inProcess bool) *app {
 // none), to make the database's answers what a test needs.
 func newAppOver(t *testing.T, cfg config.Database, inProcess bool, wrap func(service.Store) service.Store) *app {
 	t.Helper()
-	db := testenv.OpenDB(t, cfg)
-	store := model.NewStore(db)
-	var writes service.Store = store
-	if wrap != nil {
-		writes = wrap(store)
-	}
-	reads := cache.NewPassThrough(store)
+	c := testenv.AppConfig(t, cfg)
 	if inProcess {
-		var err error
-		if reads, err = cache.NewInProcess(store, nil, cache.Options{LocalTTL: time.Hour}); err != nil {
-			t.Fatal(err)
+		c.Cache.LocalTTL = time.Hour
+	}
+	core, err := pkgapp.NewCore(context.Background(), c, "http://server.test",
+		pkgapp.Parts{DB: testenv.OpenDB(t, cfg), WrapStore: wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := core.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
 		}
-	}
-	dir := t.TempDir()
-	local, err := storage.NewLocal(filepath.Join(dir, "media"), "http://media.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := auth.NewTokens(strings.Repeat("t", 32), "test", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := service.New(service.Deps{Store: writes, Reads: reads, Inv: reads,
-		Presenter: service.NewPresenter(local, "http://server.test", time.UTC), Media: local, Sniff: media.SniffType,
-		RepeatWindow: time.Minute, Tokens: tokens, Passwords: auth.NewPasswords(4), Log: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &app{store: store, users: svc.Users, videos: svc.Videos, inter: svc.Interactions, social: svc.Social,
-		tokens: tokens, media: local, dir: dir}
+	})
+	svc := core.Services
+	return &app{store: core.Store, users: svc.Users, videos: svc.Videos, inter: svc.Interactions, social: svc.Social,
+		tokens: core.Tokens, media: core.Media, dir: t.TempDir()}
 }
 
-// forEachBackend runs fn against SQLite and the real MySQL/MariaDB.
 // forEachBackend runs fn on every database, and on SQLite once more with
 // the in-process cache of the embedded default in front of it.
 func forEachBackend(t *testing.T, fn func(t *testing.T, a *app)) {

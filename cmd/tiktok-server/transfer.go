@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tiktok-lite/server/model"
+	"github.com/tiktok-lite/server/pkg/app"
 	"github.com/tiktok-lite/server/pkg/config"
 	"github.com/tiktok-lite/server/pkg/units"
 	"github.com/tiktok-lite/server/service"
@@ -91,7 +92,7 @@ func openEndpoint(path string) (service.Endpoint, func(), error) {
 	if base == "" {
 		base = "http://localhost"
 	}
-	files, err := openMedia(cfg, base, zap.NewNop())
+	files, err := app.OpenMedia(cfg, base, zap.NewNop())
 	if err != nil {
 		closeDB()
 		return service.Endpoint{}, nil, err

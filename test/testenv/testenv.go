@@ -211,3 +211,29 @@ func DeleteBrokerTopology(t testing.TB, cfg mq.Config) {
 		t.Errorf("delete exchange %s: %v", exchange, err)
 	}
 }
+
+// AppConfig is the configuration a test's service graph (app.NewCore) is
+// built from: db, everything else in a temporary data directory, no Redis
+// and no RabbitMQ, no demo data, no upload quota, the in-process layer off,
+// and the cheapest bcrypt cost (mode test).
+func AppConfig(t testing.TB, db config.Database) *config.Config {
+	t.Helper()
+	env := map[string]string{
+		"mode": "test", "auth.bcrypt_cost": "4", "data_dir": t.TempDir(), "jwt.secret": strings.Repeat("t", 32),
+		"redis.addr": "", "rabbitmq.url": "", "seed.demo": "false", "cache.local_ttl": "0s",
+		"upload.quota_videos": "0", "upload.quota_bytes": "0",
+	}
+	cfg, err := config.LoadEnv("", func(name string) (string, bool) {
+		for k, v := range env {
+			if config.EnvName(k) == name {
+				return v, true
+			}
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatalf("test configuration: %v", err)
+	}
+	cfg.Database = db
+	return cfg
+}
