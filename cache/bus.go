@@ -21,8 +21,29 @@ import (
 // pinged; an unanswered ping within another feedCheck takes it down.
 const feedCheck = time.Second
 
+// feedTargets are what the feed keeps in step: the Redis layer's fence,
+// so that a read after another instance's write does not join a load from
+// before it, and the in-process layer above.
+type feedTargets struct{ fence, layer *near }
+
+func (t feedTargets) drop(keys ...string) {
+	t.fence.drop(keys...)
+	t.layer.drop(keys...)
+}
+
+func (t feedTargets) clear() {
+	t.fence.clear()
+	t.layer.clear()
+}
+
+// setLive switches the layer on or off, with nothing kept from before.
+func (t feedTargets) setLive(live bool) {
+	t.fence.clear()
+	t.layer.setLive(live)
+}
+
 // follow keeps n in step with the invalidation channel until ctx ends.
-func follow(ctx context.Context, rdb redis.UniversalClient, channel string, n *near, log *zap.Logger) {
+func follow(ctx context.Context, rdb redis.UniversalClient, channel string, n feedTargets, log *zap.Logger) {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		ok := followOnce(ctx, rdb, channel, n, log)
@@ -44,7 +65,7 @@ func follow(ctx context.Context, rdb redis.UniversalClient, channel string, n *n
 
 // followOnce runs one subscription; it reports whether it was ever
 // confirmed, and returns when it fails.
-func followOnce(ctx context.Context, rdb redis.UniversalClient, channel string, n *near, log *zap.Logger) bool {
+func followOnce(ctx context.Context, rdb redis.UniversalClient, channel string, n feedTargets, log *zap.Logger) bool {
 	ps := rdb.Subscribe(ctx, channel)
 	defer ps.Close()
 	confirmed, pinged := false, false

@@ -63,7 +63,7 @@ func countSQL(t *testing.T, db *gorm.DB, n *atomic.Int64) {
 type node struct {
 	db     *gorm.DB
 	store  *model.Store
-	cache  *cache.Cache
+	cache  *cache.Redis
 	broker *mq.Broker
 	rdb    redis.UniversalClient
 	users  *service.Users
@@ -240,7 +240,7 @@ func TestFillsReadThePrimary(t *testing.T) {
 func waitLocal(t *testing.T, n *node, o nodeOpts) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for o.local > 0 && !n.cache.LocalLive() {
+	for o.local > 0 && !n.localLive() {
 		if time.Now().After(deadline) {
 			t.Fatal("the in-process layer did not come up")
 		}
@@ -706,7 +706,7 @@ func TestLostFeedTurnsTheLayerOff(t *testing.T) {
 			freshWithin(t, two, w, 5*time.Second)
 			// Reads may be fresh sooner (a Redis time-out sends them to the
 			// database); the layer itself turns off within two feed checks.
-			for start := time.Now(); two.cache.LocalLive(); time.Sleep(10 * time.Millisecond) {
+			for start := time.Now(); two.localLive(); time.Sleep(10 * time.Millisecond) {
 				if time.Since(start) > 5*time.Second {
 					t.Fatal("the in-process layer still serves without its feed")
 				}
@@ -720,3 +720,6 @@ func TestLostFeedTurnsTheLayerOff(t *testing.T) {
 		})
 	}
 }
+
+// localLive reports whether n's in-process layer serves.
+func (n *node) localLive() bool { return n.core.Local != nil && n.core.Local.Live() }

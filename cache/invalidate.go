@@ -13,52 +13,11 @@ import (
 	"github.com/tiktok-lite/server/pkg/redisguard"
 )
 
-// The services ask the cache which keys a change makes stale, record them
-// in the change's own transaction (Record) and hand them back once it has
-// committed (Invalidate).
-
-// UserKeys is what a new account makes stale: an "absent" marker a probe
-// may have left for its id.
-func (c *Cache) UserKeys(userID int64) []string { return []string{c.k.user(userID)} }
-
-// VideoKeys is what a published video makes stale: the timeline, the
-// author's list and counters, and any "absent" marker for the new id.
-func (c *Cache) VideoKeys(v *model.Video) []string {
-	return []string{c.k.video(v.ID), c.k.timeline(), c.k.published(v.AuthorID), c.k.user(v.AuthorID)}
-}
-
-// LikeKeys is, for each like or unlike, the video's and both users'
-// counters and the liker's lists and membership set.
-func (c *Cache) LikeKeys(changes []model.LikeChange) []string {
-	keys := make([]string, 0, 5*len(changes))
-	for _, ch := range changes {
-		keys = append(keys, c.k.video(ch.Video.ID), c.k.user(ch.UserID), c.k.user(ch.Video.AuthorID),
-			c.k.likes(ch.UserID), c.k.favorites(ch.UserID))
-	}
-	return keys
-}
-
-// CommentKeys is the video's comment list and count.
-func (c *Cache) CommentKeys(videoID int64) []string {
-	return []string{c.k.comments(videoID), c.k.video(videoID)}
-}
-
-// FollowKeys is, for each follow or unfollow, both users' counters, lists
-// and membership.
-func (c *Cache) FollowKeys(changes []model.FollowChange) []string {
-	keys := make([]string, 0, 7*len(changes))
-	for _, ch := range changes {
-		keys = append(keys, c.k.user(ch.UserID), c.k.user(ch.ToUserID), c.k.follows(ch.UserID),
-			c.k.following(ch.UserID), c.k.followers(ch.ToUserID), c.k.friends(ch.UserID), c.k.friends(ch.ToUserID))
-	}
-	return keys
-}
-
 // Record is called inside the transaction tx that makes keys stale. With
 // Redis, whose values outlive this process, it writes them to the outbox
 // in tx, so that a crash right after the commit cannot leave them cached;
 // without Redis nothing cached outlives the process, and nothing is written.
-func (c *Cache) Record(ctx context.Context, tx *model.Store, keys []string) (model.Stale, error) {
+func (c *Redis) Record(ctx context.Context, tx *model.Store, keys []string) (model.Stale, error) {
 	// Each key once, however many changes of a batch name it (a hot video
 	// or author is in many).
 	keys = uniqueKeys(keys)
@@ -71,7 +30,7 @@ func (c *Cache) Record(ctx context.Context, tx *model.Store, keys []string) (mod
 // Invalidate deletes what a committed transaction recorded, and clears its
 // outbox row once Redis no longer holds the keys. A row whose delete
 // failed stays for the sweep (outbox.go).
-func (c *Cache) Invalidate(ctx context.Context, st model.Stale) {
+func (c *Redis) Invalidate(ctx context.Context, st model.Stale) {
 	if c.invalidate(ctx, st.Keys) && st.ID != 0 {
 		c.outbox.cleared(st.ID)
 	}
@@ -81,7 +40,7 @@ func (c *Cache) Invalidate(ctx context.Context, st model.Stale) {
 // loaded the old row before the commit may write it back just after the
 // first delete, and the second one removes it. A delete that fails goes to
 // the retrier. It reports whether the first delete reached Redis.
-func (c *Cache) invalidate(ctx context.Context, keys []string) bool {
+func (c *Redis) invalidate(ctx context.Context, keys []string) bool {
 	c.near.drop(keys...) // at once: the writer's next read must not see the old value
 	if c.rdb == nil {
 		return true
@@ -89,8 +48,7 @@ func (c *Cache) invalidate(ctx context.Context, keys []string) bool {
 	// The request may end right after this; the deletes must not.
 	ctx = context.WithoutCancel(ctx)
 	deleted := c.deleteOrRetry(ctx, keys)
-	// Again, now that Redis has lost the old values: a reader that missed
-	// in process after the first drop may have put Redis's old value back.
+	// Again, now that Redis has lost the old values.
 	c.near.drop(keys...)
 	if c.closed.Load() {
 		return deleted
@@ -106,7 +64,7 @@ func (c *Cache) invalidate(ctx context.Context, keys []string) bool {
 
 // deleteOrRetry deletes keys, or hands them to the retrier; it reports
 // whether they were deleted.
-func (c *Cache) deleteOrRetry(ctx context.Context, keys []string) bool {
+func (c *Redis) deleteOrRetry(ctx context.Context, keys []string) bool {
 	err := errRedisCoolingDown
 	if c.usable() {
 		err = c.Delete(ctx, keys)
@@ -137,7 +95,7 @@ var errRedisCoolingDown = errors.New("redis cooling down after an error")
 // that it also works on Redis Cluster, where one DEL may not span hash
 // slots (a key and its lease share one), and publishes them
 // to every instance's in-process layer in the same round trip.
-func (c *Cache) Delete(ctx context.Context, keys []string) error {
+func (c *Redis) Delete(ctx context.Context, keys []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	msg, err := json.Marshal(keys)
@@ -161,7 +119,7 @@ func (c *Cache) Delete(ctx context.Context, keys []string) error {
 // HandleRetry is the retrier's handler: it deletes the keys of one failed
 // delete and returns an error to be retried later. Deleting is idempotent,
 // so a message delivered twice does no harm.
-func (c *Cache) HandleRetry(ctx context.Context, body []byte) error {
+func (c *Redis) HandleRetry(ctx context.Context, body []byte) error {
 	var keys []string
 	if err := json.Unmarshal(body, &keys); err != nil {
 		// Retrying cannot fix a malformed message; drop it loudly.
@@ -187,14 +145,14 @@ func (redisAway) Unavailable() bool { return true }
 
 // Close waits for the scheduled second deletes (bounded by ctx) so that
 // none is lost at shutdown; later invalidations only delete once.
-func (c *Cache) Close(ctx context.Context) error {
+func (c *Redis) Close(ctx context.Context) error {
 	c.closed.Store(true)
 	done := make(chan struct{})
 	go func() { c.pending.Wait(); close(done) }()
 	defer func() {
 		if c.stop != nil {
 			c.stop()
-			<-c.fed
+			c.tasks.Wait()
 		}
 	}()
 	select {

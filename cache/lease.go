@@ -52,7 +52,7 @@ func newLeases() *leases {
 // take takes a lease on each key, in one round trip, and returns their
 // tokens; "" where none was taken (no Redis, or it failed), which makes
 // that key's fill a no-op.
-func (c *Cache) take(ctx context.Context, keys ...string) []string {
+func (c *Redis) take(ctx context.Context, keys ...string) []string {
 	tokens := make([]string, len(keys))
 	if c.rdb == nil || len(keys) == 0 {
 		return tokens

@@ -1,6 +1,10 @@
 package cache
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 type metrics struct {
 	hits, misses  *prometheus.CounterVec
@@ -19,27 +23,54 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		deleteLost:    prometheus.NewCounter(prometheus.CounterOpts{Name: "tiktok_cache_delete_lost_total", Help: "Failed deletes the retry queue refused (the TTL bounds their staleness)."}),
 		errors:        prometheus.NewCounter(prometheus.CounterOpts{Name: "tiktok_cache_redis_errors_total", Help: "Redis operations that failed."}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.hits, m.misses, m.deletes, m.deleteRetries, m.deleteLost, m.errors} {
-			if err := reg.Register(c); err != nil {
-				return nil, err
-			}
+	if reg == nil {
+		return m, nil
+	}
+	// Every layer of a stack registers on the same registry and shares the
+	// series of the first.
+	var err error
+	for _, c := range []**prometheus.CounterVec{&m.hits, &m.misses} {
+		if *c, err = register(reg, *c); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range []*prometheus.Counter{&m.deletes, &m.deleteRetries, &m.deleteLost, &m.errors} {
+		if *c, err = register(reg, *c); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
 }
 
-func (m *metrics) count(kind string, hits, misses int) {
+// register adds c to reg, or returns the collector registered before it.
+func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
+	err := reg.Register(c)
+	var already prometheus.AlreadyRegisteredError
+	if errors.As(err, &already) {
+		if prev, ok := already.ExistingCollector.(T); ok {
+			return prev, nil
+		}
+	}
+	return c, err
+}
+
+// redis counts reads Redis answered.
+func (m *metrics) redis(kind string, hits int) {
 	if hits > 0 {
 		m.hits.WithLabelValues(kind, "redis").Add(float64(hits))
 	}
-	if misses > 0 {
-		m.misses.WithLabelValues(kind).Add(float64(misses))
-	}
 }
 
+// local counts reads the in-process layer answered.
 func (m *metrics) local(kind string, hits int) {
 	if hits > 0 {
 		m.hits.WithLabelValues(kind, "local").Add(float64(hits))
+	}
+}
+
+// miss counts reads that reached the database.
+func (m *metrics) miss(kind string, n int) {
+	if n > 0 {
+		m.misses.WithLabelValues(kind).Add(float64(n))
 	}
 }

@@ -7,19 +7,22 @@ import (
 	"time"
 )
 
-// near is the in-process layer in front of Redis: decoded rows, lists and
-// membership sets, keyed by their Redis key. A warm read served from it
-// makes no round trip and decodes nothing, which is most of what a read
-// costs. It is kept exact by invalidation, not by its TTL:
+// near holds what the in-process layer (Local) keeps: decoded rows, lists,
+// membership sets and the timeline, keyed by their Redis key, with an
+// epoch per shard. It is kept exact by invalidation, not by its TTL:
 //
-//   - every invalidation drops the key here before the Redis delete, and
-//     other instances drop it when the delete's message reaches them;
-//   - a value read from Redis or the database is stored only if no
-//     invalidation of its shard happened since the read began (the shard's
-//     epoch), so a reader racing a write cannot put back the old value;
+//   - every invalidation drops the key here before and after the layers
+//     beneath delete it, and other instances drop it when the delete's
+//     message reaches them;
+//   - a value read from beneath is stored only if no invalidation of its
+//     shard happened since the read began (the shard's epoch), so a reader
+//     racing a write cannot put back the old value;
 //   - while the invalidation feed is not known to be connected, nothing is
 //     served or stored, and everything stored is dropped when it
 //     (re)connects, since messages may have been missed meanwhile.
+//
+// A near that is never live holds nothing and serves as epochs alone: the
+// Redis layer's fence.
 //
 // The values are shared by every request and must never be modified.
 type near struct {

@@ -58,7 +58,7 @@ func (o *outbox) keep(ids []int64) {
 // FlushEvery the failed deletes (unsent.go) and the removal of cleared
 // outbox rows, and every SweepEvery the sweep, the first time at once and
 // whatever the rows' age.
-func (c *Cache) tend(ctx context.Context) {
+func (c *Redis) tend(ctx context.Context) {
 	tick := time.NewTicker(c.opt.FlushEvery)
 	defer tick.Stop()
 	var swept time.Time // zero: not yet since start
@@ -89,7 +89,7 @@ func (c *Cache) tend(ctx context.Context) {
 
 // sweep deletes the keys of every outbox row written before t and removes
 // the rows; it reports whether it got through them all.
-func (c *Cache) sweep(ctx context.Context, t time.Time) bool {
+func (c *Redis) sweep(ctx context.Context, t time.Time) bool {
 	total := 0
 	defer func() {
 		if total > 0 {

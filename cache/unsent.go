@@ -82,14 +82,14 @@ func (u *unsentDeletes) some(limit int) []string {
 }
 
 // remember notes the keys of a failed delete.
-func (c *Cache) remember(keys []string) {
+func (c *Redis) remember(keys []string) {
 	if dropped := c.unsent.add(keys); dropped > 0 {
 		c.log.Error("too many failed deletes to remember: these wait for the retry queue alone", zap.Int("keys", dropped))
 	}
 }
 
 // flushUnsent deletes the remembered keys while Redis is up.
-func (c *Cache) flushUnsent(ctx context.Context) {
+func (c *Redis) flushUnsent(ctx context.Context) {
 	for c.unsent.n.Load() > 0 && c.usable() && ctx.Err() == nil {
 		if err := c.Delete(ctx, c.unsent.some(1000)); err != nil {
 			return // Redis is away again; Delete has noted it

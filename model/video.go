@@ -100,6 +100,15 @@ func (s *Store) PublishedRefs(ctx context.Context, authorID int64) ([]VideoRef, 
 	return rows, nil
 }
 
+// VideoAuthor returns who published video id, or ErrNotFound.
+func (s *Store) VideoAuthor(ctx context.Context, id int64) (int64, error) {
+	v, err := s.VideoByID(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return v.AuthorID, nil
+}
+
 // VideoByID returns the video with id, or ErrNotFound.
 func (s *Store) VideoByID(ctx context.Context, id int64) (*Video, error) {
 	var v Video

@@ -59,9 +59,15 @@ type Core struct {
 	Registry *prometheus.Registry
 	DB       *gorm.DB
 	Store    *model.Store
-	Cache    *cache.Cache
-	Redis    redis.UniversalClient // nil without Redis
-	Broker   *mq.Broker            // nil without RabbitMQ
+	// Reads and Inv are the top of the read and invalidation stacks
+	// (buildCache); Cache and Local are their Redis and in-process
+	// layers, nil when not stacked.
+	Reads  service.Reads
+	Inv    service.Invalidator
+	Cache  *cache.Redis
+	Local  *cache.Local
+	Redis  redis.UniversalClient // nil without Redis
+	Broker *mq.Broker            // nil without RabbitMQ
 	Media    *Media
 	Tokens   *auth.Tokens
 	Services *service.Services
@@ -181,7 +187,7 @@ func (c *Core) buildServices(publicURL string, p Parts) error {
 		writes = p.WrapStore(c.Store)
 	}
 	c.Services, err = service.New(service.Deps{
-		Store: writes, Reads: c.Cache, Inv: c.Cache,
+		Store: writes, Reads: c.Reads, Inv: c.Inv,
 		Presenter: service.NewPresenter(c.Media, publicURL, time.Local), Media: c.Media, Covers: covers, Sniff: media.SniffType,
 		Quota:        service.Quota{Videos: cfg.Upload.QuotaVideos, Bytes: cfg.Upload.QuotaBytes},
 		RepeatWindow: cfg.Comments.RepeatWindow, Tokens: tokens, Passwords: auth.NewPasswords(cfg.Auth.BcryptCost), Log: c.Log,
@@ -189,15 +195,21 @@ func (c *Core) buildServices(publicURL string, p Parts) error {
 	return err
 }
 
-// buildCache stacks the read path the configuration asks for:
+// buildCache stacks the read and invalidation paths the configuration
+// asks for:
 //
-//   - no Redis: the store alone, or the in-process layer in front of it
-//     where this process is the only writer (SQLite in data_dir);
-//   - Redis: the Redis layer, with the in-process layer in front of it
-//     when cache.local_ttl is set, its failed deletes retried through
-//     RabbitMQ when that is configured and in process otherwise.
+//	no Redis, cache.local_ttl 0 or not SQLite   the store alone
+//	no Redis, SQLite, cache.local_ttl           Local → Store
+//	Redis, cache.local_ttl 0                    Redis → Store
+//	Redis, cache.local_ttl                      Local → Redis → Store
+//
+// The Redis layer's failed deletes are retried through RabbitMQ when that
+// is configured and in process otherwise.
 func (c *Core) buildCache(p Parts) error {
 	cfg := c.Config
+	keys := cache.NewKeys(cfg.Redis.Prefix)
+	c.Reads, c.Inv = c.Store, keys
+	local := cache.LocalOptions{Prefix: cfg.Redis.Prefix, TTL: cfg.Cache.LocalTTL, Entries: cfg.Cache.LocalEntries}
 	if cfg.Redis.Addr == "" && p.Redis == nil {
 		if cfg.RabbitMQ.URL != "" {
 			c.Log.Warn("rabbitmq.url is set but redis.addr is not: there is no cache to invalidate, RabbitMQ is not used")
@@ -205,15 +217,41 @@ func (c *Core) buildCache(p Parts) error {
 		// Without Redis there is no way to tell other instances what went
 		// stale, so an in-process cache is safe only where no other process
 		// writes: SQLite in data_dir.
-		if cfg.Database.Driver != "sqlite" || cfg.Cache.LocalTTL == 0 {
-			c.Cache = cache.NewPassThrough(c.Store)
+		if cfg.Database.Driver != "sqlite" || local.TTL == 0 {
 			return nil
 		}
-		opts := c.cacheOptions(p)
-		var err error
-		c.Cache, err = cache.NewInProcess(c.Store, c.Registry, opts)
+		bottom, err := cache.NewStore(c.Store, 0, c.Registry)
+		if err != nil {
+			return err
+		}
+		return c.stackLocal(bottom, keys, nil, local)
+	}
+	bottom, err := cache.NewStore(c.Store, 0, c.Registry)
+	if err != nil {
 		return err
 	}
+	if err := c.stackRedis(bottom, p); err != nil {
+		return err
+	}
+	if local.TTL == 0 {
+		return nil
+	}
+	return c.stackLocal(c.Cache, c.Cache, c.Cache, local)
+}
+
+// stackLocal puts the in-process layer on top of the stacks.
+func (c *Core) stackLocal(next cache.Source, inv cache.Invalidation, feed cache.Feed, opt cache.LocalOptions) error {
+	l, err := cache.NewLocal(next, inv, feed, c.Registry, opt)
+	if err != nil {
+		return err
+	}
+	c.Local, c.Reads, c.Inv = l, l, l
+	return nil
+}
+
+// stackRedis puts the Redis layer, with its retry path, on next.
+func (c *Core) stackRedis(next cache.Source, p Parts) error {
+	cfg := c.Config
 	if err := c.openRedis(p); err != nil {
 		return err
 	}
@@ -228,7 +266,7 @@ func (c *Core) buildCache(p Parts) error {
 		return err
 	}
 	// Ready means the cache works, not only that Redis answers PING: the
-	// check reads the way a page does (see cache.Ping).
+	// check reads the way a page does (see cache.Redis.Ping).
 	c.Checks = append(c.Checks, controller.Check{Name: "redis", Ping: func(ctx context.Context) error { return c.Cache.Ping(ctx) }})
 	bg, cancel := context.WithCancel(context.Background())
 	if cfg.RabbitMQ.URL == "" {
@@ -245,7 +283,7 @@ func (c *Core) buildCache(p Parts) error {
 			close(done)
 		}()
 		c.onClose(func(context.Context) error { cancel(); <-done; return nil })
-		return c.newCache(local, opts)
+		return c.newRedisLayer(next, local, opts)
 	}
 	mc := mq.Config{URL: cfg.RabbitMQ.URL, Name: cfg.RabbitMQ.Queue, Quorum: cfg.RabbitMQ.Quorum}
 	if p.Broker != nil {
@@ -274,7 +312,7 @@ func (c *Core) buildCache(p Parts) error {
 		return nil
 	})
 	c.Broker = broker
-	if err := c.newCache(broker, opts); err != nil {
+	if err := c.newRedisLayer(next, broker, opts); err != nil {
 		return err
 	}
 	c.Checks = append(c.Checks, controller.Check{Name: "rabbitmq", Ping: broker.Ping})
@@ -282,15 +320,15 @@ func (c *Core) buildCache(p Parts) error {
 	return nil
 }
 
-// newCache builds the Redis layer over the store and has Close wait for
-// its scheduled deletes before the retry path behind it stops.
-func (c *Core) newCache(retrier cache.Retrier, opts cache.Options) error {
-	rc, err := cache.New(c.Store, c.Redis, retrier, c.Log, c.Registry, opts)
+// newRedisLayer builds the Redis layer on next and has Close wait for its
+// scheduled deletes before the retry path behind it stops.
+func (c *Core) newRedisLayer(next cache.Source, retrier cache.Retrier, opts cache.Options) error {
+	r, err := cache.NewRedis(next, c.Store, c.Redis, retrier, c.Log, c.Registry, opts)
 	if err != nil {
 		return err
 	}
-	c.Cache = rc
-	c.onClose(func(ctx context.Context) error { return rc.Close(ctx) })
+	c.Cache, c.Reads, c.Inv = r, r, r
+	c.onClose(func(ctx context.Context) error { return r.Close(ctx) })
 	return nil
 }
 
@@ -298,7 +336,7 @@ func (c *Core) newCache(retrier cache.Retrier, opts cache.Options) error {
 // by p.Cache.
 func (c *Core) cacheOptions(p Parts) cache.Options {
 	cfg := c.Config
-	opts := cache.Options{Prefix: cfg.Redis.Prefix, TTL: cfg.Redis.TTL, LocalTTL: cfg.Cache.LocalTTL, LocalEntries: cfg.Cache.LocalEntries}
+	opts := cache.Options{Prefix: cfg.Redis.Prefix, TTL: cfg.Redis.TTL}
 	if p.Cache != nil {
 		p.Cache(&opts)
 	}
