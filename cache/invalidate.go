@@ -150,10 +150,8 @@ func (c *Redis) Close(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { c.pending.Wait(); close(done) }()
 	defer func() {
-		if c.stop != nil {
-			c.stop()
-			c.tasks.Wait()
-		}
+		c.stop()
+		c.tasks.Wait()
 	}()
 	select {
 	case <-done:

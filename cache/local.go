@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -22,8 +24,9 @@ type Local struct {
 	next         Source
 	feed         Feed // nil: no other writer
 	fence
-	k keys
-	m *metrics
+	k      keys
+	m      *metrics
+	maxSet int
 }
 
 // Feed tells an in-process layer what other instances made stale: the
@@ -38,11 +41,14 @@ type Feed interface {
 	Up() bool
 }
 
+var errNoLocalTTL = errors.New("cache: an in-process layer needs a positive TTL")
+
 // LocalOptions size the in-process layer.
 type LocalOptions struct {
 	Prefix  string        // the key prefix, as the layers beneath use it
 	TTL     time.Duration // the longest a value is kept; must be positive
 	Entries int           // how many values, default 65536
+	MaxSet  int           // the largest likes or follows set kept, default 20000
 }
 
 // NewLocal stacks the in-process layer on next and inv. With feed nil it
@@ -56,6 +62,9 @@ func NewLocal(next Source, inv Invalidation, feed Feed, reg prometheus.Registere
 	if opt.Entries <= 0 {
 		opt.Entries = 1 << 16
 	}
+	if opt.MaxSet <= 0 {
+		opt.MaxSet = 20000
+	}
 	if opt.Prefix == "" {
 		opt.Prefix = defaultPrefix
 	}
@@ -64,13 +73,16 @@ func NewLocal(next Source, inv Invalidation, feed Feed, reg prometheus.Registere
 		return nil, err
 	}
 	k := keys{opt.Prefix}
-	l := &Local{Invalidation: inv, next: next, feed: feed, k: k, m: m,
+	l := &Local{Invalidation: inv, next: next, feed: feed, k: k, m: m, maxSet: opt.MaxSet,
 		fence: fence{near: newNear(opt.TTL, opt.Entries, feed == nil, k.ref)}}
 	if feed != nil {
 		feed.Follow(l.near)
 	}
 	return l, nil
 }
+
+// Next is the layer beneath.
+func (l *Local) Next() Source { return l.next }
 
 // Live reports whether the layer serves: without a feed always, else
 // while the feed is connected and up.
@@ -133,11 +145,12 @@ func (l *Local) Find(ctx context.Context, lk model.Lookup) (*model.Found, error)
 		got := v.(*model.Found)
 		keepRows(chk, atV, missV, got.Videos, found.Videos)
 		keepRows(chk, atU, missU, got.Users, found.Users)
+		// got may be shared with other callers: copied, never handed on.
 		if bigLikes {
-			found.Liked = got.Liked
+			maps.Copy(found.Liked, got.Liked)
 		}
 		if bigFollows {
-			found.Following = got.Following
+			maps.Copy(found.Following, got.Following)
 		}
 	}
 	for _, s := range sets {
@@ -192,9 +205,6 @@ func lookupName(l model.Lookup) string {
 	return "v=" + joinIDs(l.VideoIDs) + ";u=" + joinIDs(l.UserIDs) + ";viewer=" + strconv.FormatInt(l.Viewer, 10)
 }
 
-// maxNearSet is the largest membership set kept in process.
-const maxNearSet = 20000
-
 type idSet map[int64]struct{}
 
 // bigSet marks a set too large to keep in process: the layer beneath is
@@ -210,13 +220,14 @@ type localSet struct {
 	chk   *checked
 	load  func() ([]int64, error)
 	name  string
+	max   int  // the largest set kept
 	big   bool // answered by the Find beneath
 	known bool // answered from the layer
 }
 
 // set answers from the set kept in process, or prepares its load.
 func (l *Local) set(chk *checked, kind, key string, ids []int64, out map[int64]bool, load func() ([]int64, error)) *localSet {
-	s := &localSet{ids: ids, out: out, chk: chk, load: load, name: key}
+	s := &localSet{ids: ids, out: out, chk: chk, load: load, name: key, max: l.maxSet}
 	v, _ := l.near.get(key)
 	switch set := v.(type) {
 	case idSet:
@@ -255,7 +266,7 @@ func (s *localSet) answer() error {
 	}
 	set := v.(idSet)
 	s.answerFrom(set)
-	if len(set) > maxNearSet {
+	if len(set) > s.max {
 		s.chk.keep(s.key, bigSet{})
 	} else {
 		s.chk.keep(s.key, set)

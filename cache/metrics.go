@@ -1,9 +1,9 @@
 package cache
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	pmetrics "github.com/tiktok-lite/server/pkg/metrics"
 )
 
 type metrics struct {
@@ -30,28 +30,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	// series of the first.
 	var err error
 	for _, c := range []**prometheus.CounterVec{&m.hits, &m.misses} {
-		if *c, err = register(reg, *c); err != nil {
+		if *c, err = pmetrics.Register(reg, *c); err != nil {
 			return nil, err
 		}
 	}
 	for _, c := range []*prometheus.Counter{&m.deletes, &m.deleteRetries, &m.deleteLost, &m.errors} {
-		if *c, err = register(reg, *c); err != nil {
+		if *c, err = pmetrics.Register(reg, *c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
-}
-
-// register adds c to reg, or returns the collector registered before it.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	err := reg.Register(c)
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if prev, ok := already.ExistingCollector.(T); ok {
-			return prev, nil
-		}
-	}
-	return c, err
 }
 
 // redis counts reads Redis answered.

@@ -109,8 +109,6 @@ type Redis struct {
 	closed  atomic.Bool
 }
 
-var errNoLocalTTL = errors.New("cache: an in-process layer needs a positive TTL")
-
 // NewRedis stacks the Redis layer on next; db is where the outbox is.
 // reg may be nil.
 func NewRedis(next Source, db *model.Store, rdb redis.UniversalClient, retrier Retrier, log *zap.Logger, reg prometheus.Registerer, opt Options) (*Redis, error) {
@@ -149,6 +147,9 @@ func (c *Redis) Follow(n *near) {
 	c.tasks.Add(1)
 	go func() { follow(c.bg, c.rdb, c.k.channel(), feedTargets{c.near, n}, c.log); c.tasks.Done() }()
 }
+
+// Next is the layer beneath.
+func (c *Redis) Next() Source { return c.next }
 
 // Up reports whether Redis is not in its cool-down after an error.
 func (c *Redis) Up() bool { return c.usable() }

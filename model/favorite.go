@@ -77,15 +77,6 @@ func (s *Store) FavoriteRefs(ctx context.Context, userID int64) ([]VideoRef, err
 	return rows, nil
 }
 
-// LikedIDs returns every video userID likes, for the cache's membership set.
-func (s *Store) LikedIDs(ctx context.Context, userID int64) ([]int64, error) {
-	var ids []int64
-	if err := s.db.WithContext(ctx).Model(&Favorite{}).Where("user_id = ?", userID).Pluck("video_id", &ids).Error; err != nil {
-		return nil, fmt.Errorf("liked ids: %w", translate(err))
-	}
-	return ids, nil
-}
-
 // LikedAmong returns which of videoIDs userID likes.
 func (s *Store) LikedAmong(ctx context.Context, userID int64, videoIDs []int64) (map[int64]bool, error) {
 	out := make(map[int64]bool, len(videoIDs))

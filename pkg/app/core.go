@@ -62,12 +62,12 @@ type Core struct {
 	// Reads and Inv are the top of the read and invalidation stacks
 	// (buildCache); Cache and Local are their Redis and in-process
 	// layers, nil when not stacked.
-	Reads  service.Reads
-	Inv    service.Invalidator
-	Cache  *cache.Redis
-	Local  *cache.Local
-	Redis  redis.UniversalClient // nil without Redis
-	Broker *mq.Broker            // nil without RabbitMQ
+	Reads    service.Reads
+	Inv      service.Invalidator
+	Cache    *cache.Redis
+	Local    *cache.Local
+	Redis    redis.UniversalClient // nil without Redis
+	Broker   *mq.Broker            // nil without RabbitMQ
 	Media    *Media
 	Tokens   *auth.Tokens
 	Services *service.Services

@@ -280,10 +280,17 @@ func LoadEnv(path string, lookup func(string) (string, bool)) (*Config, error) {
 }
 
 // durationsNeedAUnit refuses a bare number for a duration: YAML's 30 would
-// otherwise become 30 nanoseconds.
+// otherwise become 30 nanoseconds. Zero needs none: 0 turns a setting off.
 func durationsNeedAUnit(from, to reflect.Type, data any) (any, error) {
 	if to != reflect.TypeOf(time.Duration(0)) {
 		return data, nil
+	}
+	if s, ok := data.(string); ok && strings.TrimSpace(s) == "0" {
+		return time.Duration(0), nil
+	}
+	switch v := reflect.ValueOf(data); {
+	case v.CanInt() && v.Int() == 0, v.CanUint() && v.Uint() == 0, v.CanFloat() && v.Float() == 0:
+		return time.Duration(0), nil
 	}
 	switch from.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,

@@ -100,6 +100,25 @@ func TestOSSCredentialKinds(t *testing.T) {
 	}
 }
 
+// Zero needs no unit: the docs turn settings off with 0.
+func TestZeroDurationNeedsNoUnit(t *testing.T) {
+	cfg, err := Load("", env(map[string]string{"TIKTOK_CACHE_LOCAL_TTL": "0"}))
+	if err != nil {
+		t.Fatalf("TIKTOK_CACHE_LOCAL_TTL=0: %v", err)
+	}
+	if cfg.Cache.LocalTTL != 0 {
+		t.Fatalf("cache.local_ttl = %s, want 0", cfg.Cache.LocalTTL)
+	}
+	dir := t.TempDir()
+	path := dir + "/c.yaml"
+	if err := os.WriteFile(path, []byte("cache:\n  local_ttl: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = Load(path, env(nil)); err != nil || cfg.Cache.LocalTTL != 0 {
+		t.Fatalf("local_ttl: 0 in YAML: %v, %v", cfg, err)
+	}
+}
+
 func TestBadConfigNamesTheKey(t *testing.T) {
 	tests := []struct {
 		name string

@@ -1,9 +1,9 @@
 package mq
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	pmetrics "github.com/tiktok-lite/server/pkg/metrics"
 )
 
 type metrics struct {
@@ -40,31 +40,14 @@ func newMetrics(name string, reg prometheus.Registerer) (*metrics, error) {
 	}
 	var err error
 	for _, c := range []*prometheus.Counter{&m.published, &m.consumed, &m.retried, &m.parked, &m.publishFailures} {
-		if *c, err = register(reg, *c); err != nil {
+		if *c, err = pmetrics.Register(reg, *c); err != nil {
 			return nil, err
 		}
 	}
 	for _, g := range []*prometheus.Gauge{&m.buffered, &m.connected} {
-		if *g, err = register(reg, *g); err != nil {
+		if *g, err = pmetrics.Register(reg, *g); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
-}
-
-// register adds c to reg, or returns the collector already registered under
-// the same name and labels, so that a second broker for the same stream
-// shares the series instead of failing.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }

@@ -220,7 +220,7 @@ func AppConfig(t testing.TB, db config.Database) *config.Config {
 	t.Helper()
 	env := map[string]string{
 		"mode": "test", "auth.bcrypt_cost": "4", "data_dir": t.TempDir(), "jwt.secret": strings.Repeat("t", 32),
-		"redis.addr": "", "rabbitmq.url": "", "seed.demo": "false", "cache.local_ttl": "0s",
+		"redis.addr": "", "rabbitmq.url": "", "seed.demo": "false", "cache.local_ttl": "0",
 		"upload.quota_videos": "0", "upload.quota_bytes": "0",
 	}
 	cfg, err := config.LoadEnv("", func(name string) (string, bool) {
