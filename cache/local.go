@@ -313,14 +313,14 @@ func (l *Local) VideoAuthor(ctx context.Context, id int64) (int64, error) {
 	return author, nil
 }
 
-// maxNearList bounds the size of a list kept in process (about its
-// encoded bytes), so that the layer's memory stays bounded by its entry
-// count.
+// maxNearList bounds the encoded size of a list kept in process, so that
+// the layer's memory stays bounded by its entry count.
 const maxNearList = 64 << 10
 
 // localList answers a whole-list read from the layer, else from the layer
-// beneath (one load for all concurrent misses), and keeps it.
-func localList[T any](ctx context.Context, l *Local, kind, key string, size func(T) int, load func(context.Context) (T, error)) (T, error) {
+// beneath (one load for all concurrent misses), and keeps it unless its
+// encoding (by cd; nil: always kept) is over maxNearList.
+func localList[T any](ctx context.Context, l *Local, kind, key string, cd *codec[T], load func(context.Context) (T, error)) (T, error) {
 	if !l.Live() {
 		return load(ctx)
 	}
@@ -335,67 +335,57 @@ func localList[T any](ctx context.Context, l *Local, kind, key string, size func
 		return zero, err
 	}
 	list := v.(T)
-	if size(list) <= maxNearList {
+	if cd == nil || len(cd.encode(list)) <= maxNearList {
 		chk.keep(0, list)
 	}
 	return list, nil
 }
 
-func refsSize(r []model.VideoRef) int { return 16 * len(r) }
-func idsSize(ids []int64) int         { return 8 * len(ids) }
-func commentsSize(cs []*model.Comment) int {
-	n := 0
-	for _, c := range cs {
-		n += 32 + len(c.Content)
-	}
-	return n
-}
-
 // PublishedRefs returns an author's videos, newest first.
 func (l *Local) PublishedRefs(ctx context.Context, authorID int64) ([]model.VideoRef, error) {
-	return localList(ctx, l, "published", l.k.published(authorID), refsSize, func(ctx context.Context) ([]model.VideoRef, error) {
+	return localList(ctx, l, "published", l.k.published(authorID), &refsCodec, func(ctx context.Context) ([]model.VideoRef, error) {
 		return l.next.PublishedRefs(ctx, authorID)
 	})
 }
 
 // FavoriteRefs returns the videos a user likes, most recent first.
 func (l *Local) FavoriteRefs(ctx context.Context, userID int64) ([]model.VideoRef, error) {
-	return localList(ctx, l, "favorites", l.k.favorites(userID), refsSize, func(ctx context.Context) ([]model.VideoRef, error) {
+	return localList(ctx, l, "favorites", l.k.favorites(userID), &refsCodec, func(ctx context.Context) ([]model.VideoRef, error) {
 		return l.next.FavoriteRefs(ctx, userID)
 	})
 }
 
 // Comments returns a video's comments, newest first.
 func (l *Local) Comments(ctx context.Context, videoID int64) ([]*model.Comment, error) {
-	return localList(ctx, l, "comments", l.k.comments(videoID), commentsSize, func(ctx context.Context) ([]*model.Comment, error) {
+	return localList(ctx, l, "comments", l.k.comments(videoID), &commentsCodec, func(ctx context.Context) ([]*model.Comment, error) {
 		return l.next.Comments(ctx, videoID)
 	})
 }
 
 // FollowingIDs returns whom a user follows, most recent first.
 func (l *Local) FollowingIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return localList(ctx, l, "following", l.k.following(userID), idsSize, func(ctx context.Context) ([]int64, error) {
+	return localList(ctx, l, "following", l.k.following(userID), &idsCodec, func(ctx context.Context) ([]int64, error) {
 		return l.next.FollowingIDs(ctx, userID)
 	})
 }
 
 // FollowerIDs returns a user's followers, most recent first.
 func (l *Local) FollowerIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return localList(ctx, l, "followers", l.k.followers(userID), idsSize, func(ctx context.Context) ([]int64, error) {
+	return localList(ctx, l, "followers", l.k.followers(userID), &idsCodec, func(ctx context.Context) ([]int64, error) {
 		return l.next.FollowerIDs(ctx, userID)
 	})
 }
 
 // FriendIDs returns a user's mutual follows.
 func (l *Local) FriendIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return localList(ctx, l, "friends", l.k.friends(userID), idsSize, func(ctx context.Context) ([]int64, error) {
+	return localList(ctx, l, "friends", l.k.friends(userID), &idsCodec, func(ctx context.Context) ([]int64, error) {
 		return l.next.FriendIDs(ctx, userID)
 	})
 }
 
 // Timeline returns the timeline kept in process, or the one beneath.
 func (l *Local) Timeline(ctx context.Context) (*Timeline, error) {
-	return localList(ctx, l, "timeline", l.k.timeline(), func(*Timeline) int { return 0 }, l.next.Timeline)
+	return localList(ctx, l, "timeline", l.k.timeline(), nil, l.next.Timeline)
 }
 
 // FeedBefore cuts a page from the timeline kept in process; a page older
